@@ -1,0 +1,1 @@
+"""Built-in ports: the reference, HF transformers, ONNX Runtime."""

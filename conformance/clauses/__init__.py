@@ -1,0 +1,1 @@
+"""Conformance clauses (pytest modules), generated from the spec."""

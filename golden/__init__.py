@@ -1,0 +1,1 @@
+"""Golden fixtures as package data. Read by bert_conformance.golden."""
