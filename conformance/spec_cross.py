@@ -1,0 +1,185 @@
+"""Checks across spec documents: unique clause ids, one spec_version, known symbols and head names,
+pooler agreement between heads.yaml and parameters.yaml, ties that point at real keys."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from bert_conformance.errors import SpecError
+from bert_conformance.shapes import evaluate_expr
+from bert_conformance.spec_checks import Problems, check_expr, check_shape, guard, iter_clauses
+
+# --- across documents --------------------------------------------------------------------------------------
+
+Documents = Mapping[str, tuple[Any, Mapping[str, Any]]]  # name -> (path, data)
+
+
+def check_cross(documents: Documents) -> list[SpecError]:
+    """Checks that need several documents: unique clause ids, symbols, head names, pooler agreement."""
+    errors: list[SpecError] = []
+    seen: dict[str, str] = {}
+    versions: dict[str, str] = {}
+    for name, (path, data) in documents.items():
+        versions[name] = data.get("spec_version")
+        for yaml_path, clause in iter_clauses(data):
+            clause_id = clause.get("id")
+            if isinstance(clause_id, str) and clause_id in seen and seen[clause_id] != str(path):
+                errors.append(
+                    SpecError(
+                        str(path), f"{yaml_path}.id", f"clause id {clause_id!r} also in {seen[clause_id]}"
+                    )
+                )
+            elif isinstance(clause_id, str):
+                seen.setdefault(clause_id, str(path))
+    if len(set(versions.values())) > 1:
+        # The version most files agree on (config's on a tie) is right; the others are reported.
+        counts = Counter(versions.values())
+        reference = max(counts, key=lambda v: (counts[v], v == versions.get("config")))
+        for name, version in versions.items():
+            if version != reference:
+                message = f"{version!r} differs from the other files ({reference!r})"
+                errors.append(SpecError(str(documents[name][0]), "spec_version", message))
+    if "config" not in documents:
+        return errors
+    for name, check in _CROSS_CHECKS.items():
+        if name in documents:
+            path = str(documents[name][0])
+            errors += guard(path, lambda check=check, name=name: check(documents, documents[name][1]))
+    return errors
+
+
+def _config_symbols(documents: Documents) -> tuple[set[str], dict[str, Any]]:
+    config = documents["config"][1]
+    fields = config["fields"] + config["inherited_fields"]
+    known = {f["name"] for f in fields} | {d["name"] for d in config["derived"]}
+    env = {f["name"]: f["default"] for f in fields}
+    for d in config["derived"]:
+        env[d["name"]] = evaluate_expr(d["expr"], env)
+    return known, env
+
+
+def _head_names(documents: Documents) -> set[str] | None:
+    return set(documents["heads"][1]["heads"]) if "heads" in documents else None
+
+
+def _cross_config(documents: Documents, data: Mapping[str, Any]) -> Problems:
+    heads = _head_names(documents)
+    for i, c in enumerate(data["constraints"]):
+        for j, head in enumerate(c.get("applies_to", [])):
+            if heads is not None and head not in heads:
+                yield f"constraints[{i}].applies_to[{j}]", f"unknown head {head!r} (not in heads.yaml)"
+
+
+def _cross_heads(documents: Documents, data: Mapping[str, Any]) -> Problems:
+    config_names, _ = _config_symbols(documents)
+    dims = {d["name"] for d in data["dimensions"]}
+    for i, d in enumerate(data["dimensions"]):
+        if d["name"] in config_names:
+            yield f"dimensions[{i}].name", f"{d['name']!r} is already a config name"
+    known = config_names | dims
+    for i, k in enumerate(data["infrastructure_kwargs"]):
+        if k["default_from"] not in config_names:
+            yield f"infrastructure_kwargs[{i}].default_from", f"unknown config field {k['default_from']!r}"
+    sites = [("encoder_dropout_sites", data["encoder_dropout_sites"])]
+    for head, spec in data["heads"].items():
+        base = f"heads.{head}"
+        sites.append((f"{base}.dropout_sites", spec["dropout_sites"]))
+        for i, a in enumerate(spec["arguments"]):
+            if a["shape"] is not None:
+                yield from check_shape(f"{base}.arguments[{i}].shape", a["shape"], known)
+        for i, o in enumerate(spec["outputs"]):
+            yield from check_shape(f"{base}.outputs[{i}].shape", o["shape"], known)
+            if "length" in o:
+                yield from check_expr(f"{base}.outputs[{i}].length", o["length"], known)
+        for i, example in enumerate(spec["tuple_examples"]):
+            for key in example["config"]:
+                if key not in config_names:
+                    yield f"{base}.tuple_examples[{i}].config.{key}", f"unknown config field {key!r}"
+    for path, entries in sites:
+        for i, site in enumerate(entries):
+            for key in ("probability", "fallback"):
+                if key in site and site[key] not in config_names:
+                    yield f"{path}[{i}].{key}", f"unknown config field {site[key]!r}"
+
+
+def _cross_labels(documents: Documents, data: Mapping[str, Any]) -> Problems:
+    heads = _head_names(documents)
+    known = _config_symbols(documents)[0] | (
+        {d["name"] for d in documents["heads"][1]["dimensions"]} if "heads" in documents else set()
+    )
+    for section in ("conventions", "losses", "data"):
+        for i, c in enumerate(data[section]):
+            for j, head in enumerate(c.get("heads", [])):
+                if heads is not None and head not in heads:
+                    yield f"{section}[{i}].heads[{j}]", f"unknown head {head!r} (not in heads.yaml)"
+            if "shape" in c and "heads" in documents:
+                yield from check_shape(f"{section}[{i}].shape", c["shape"], known)
+
+
+def _cross_parameters(documents: Documents, data: Mapping[str, Any]) -> Problems:
+    known, env = _config_symbols(documents)
+    for i, g in enumerate(data["groups"]):
+        if "repeat" in g:
+            yield from check_expr(f"groups[{i}].repeat.count", g["repeat"]["count"], known)
+        if "when_config" in g:
+            yield from check_expr(f"groups[{i}].when_config", g["when_config"], known)
+        for template, shape in g["keys"].items():
+            yield from check_shape(f"groups[{i}].keys.{template}", shape, known)
+    for i, tie in enumerate(data["tied"]):
+        yield from check_expr(f"tied[{i}].when_config", tie["when_config"], known)
+    if "heads" in documents:
+        heads = documents["heads"][1]["heads"]
+        for head in set(heads) - set(data["heads"]):
+            yield "heads", f"head {head!r} of heads.yaml has no parameter template"
+        for head, spec in data["heads"].items():
+            if head not in heads:
+                yield f"heads.{head}", f"unknown head {head!r} (not in heads.yaml)"
+            elif heads[head]["pooler"] != ("pooler" in spec["groups"]):
+                yield (
+                    f"heads.{head}.groups",
+                    f"pooler group {'missing' if heads[head]['pooler'] else 'present'} but "
+                    f"heads.yaml says pooler: {str(heads[head]['pooler']).lower()}",
+                )
+    yield from _expansions(data, env)
+
+
+def _expansions(data: Mapping[str, Any], env: dict[str, Any]) -> Problems:
+    """Expand every head on the defaults (with cross-attention on): keys unique, ties point at real keys."""
+    groups = {g["name"]: g for g in data["groups"]}
+    env = {**env, "add_cross_attention": True, "is_decoder": True, "tie_word_embeddings": True}
+    expanded: dict[str, set[str]] = {}
+    for head, spec in data["heads"].items():
+        keys: dict[str, str] = {}
+        for name in spec["groups"]:
+            group = groups.get(name)
+            if group is None:
+                continue
+            count = evaluate_expr(group["repeat"]["count"], env) if "repeat" in group else 1
+            prefix = spec["prefix"] if group["scope"] == "base" else ""
+            for index in range(min(count, 2)):
+                for template in group["keys"]:
+                    key = prefix + (
+                        template.format(**{group["repeat"]["var"]: index}) if "repeat" in group else template
+                    )
+                    if key in keys:
+                        yield (
+                            f"heads.{head}.groups",
+                            f"key {key!r} comes from both {keys[key]!r} and {name!r}",
+                        )
+                    keys[key] = name
+        expanded[head] = set(keys)
+    for i, tie in enumerate(data["tied"]):
+        for head in tie["heads"]:
+            for end in ("target", "source"):
+                if head in expanded and tie[end] not in expanded[head]:
+                    yield f"tied[{i}].{end}", f"{tie[end]!r} is not a key of {head}"
+
+
+_CROSS_CHECKS: Mapping[str, Callable[[Documents, Mapping[str, Any]], Problems]] = {
+    "config": _cross_config,
+    "heads": _cross_heads,
+    "labels": _cross_labels,
+    "parameters": _cross_parameters,
+}
