@@ -23,6 +23,7 @@ from typing import Any
 
 import jsonschema
 import yaml
+
 from bert_conformance.errors import SpecError, raise_if_any
 from bert_conformance.spec_checks import check_document, iter_clauses
 from bert_conformance.spec_cross import check_cross

@@ -5,9 +5,10 @@ arithmetic on the same numbers, never by the parser."""
 from __future__ import annotations
 
 import pytest
-from bert_conformance.shapes import ShapeError, evaluate, evaluate_expr, parse_expr, parse_shape, symbols
 from hypothesis import given
 from hypothesis import strategies as st
+
+from bert_conformance.shapes import ShapeError, evaluate, evaluate_expr, parse_expr, parse_shape, symbols
 
 ENV = {
     "batch": 2,

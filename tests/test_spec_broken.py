@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import yaml
+
 from bert_conformance.cli import main
 from bert_conformance.errors import SpecError
 from bert_conformance.spec import load_document, load_spec, spec_dir, validate_path

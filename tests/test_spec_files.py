@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from bert_conformance import __version__
 from bert_conformance.cli import main
 from bert_conformance.spec import load_document, load_spec, spec_dir, validate_path

@@ -19,10 +19,11 @@ transformers = pytest.importorskip(
 torch = pytest.importorskip("torch", reason="torch is not installed")
 safetensors_torch = pytest.importorskip("safetensors.torch", reason="safetensors is not installed")
 
+from transformers.models.bert import modeling_bert  # noqa: E402
+
 from bert_conformance.shapes import evaluate  # noqa: E402
 from bert_conformance.spec import load_spec  # noqa: E402
 from bert_conformance.spec_node import thaw  # noqa: E402
-from transformers.models.bert import modeling_bert  # noqa: E402
 
 transformers.logging.set_verbosity_error()
 
@@ -105,6 +106,10 @@ def _violate(constraint_id: str) -> None:
         build("BertForQuestionAnswering", num_labels=3)(input_ids=torch.tensor([[1, 2, 3]]))
     elif constraint_id == "config.constraint.pad_token_in_vocab":
         build("BertModel", vocab_size=10, pad_token_id=10)
+    elif constraint_id == "config.constraint.hidden_dropout_range":
+        build("BertModel", hidden_dropout_prob=2.0)
+    elif constraint_id == "config.constraint.attention_dropout_range":
+        build("BertModel", attention_probs_dropout_prob=2.0)
     else:
         raise AssertionError(f"no violating case for {constraint_id}: add one to _violate")
 

@@ -1,0 +1,319 @@
+"""The adapter contract: how a BERT port plugs into the suite (see docs/adapters.md).
+
+A port is any object with two methods::
+
+    capabilities() -> dict   # name, version, heads, dtypes, devices, attention, features
+    load_model(head, config, state_dict, *, dtype, device, attention) -> model
+    # model.forward(inputs: dict[str, np.ndarray], **options) -> dict[str, np.ndarray | list | object]
+    # optional: model.gradients(inputs) -> dict[str, np.ndarray]; port.load_tokenizer(vocab_path, **options)
+
+Everything crossing the boundary is numpy, HF config keys and HF state-dict names. This module validates
+what a port declares (:class:`Capabilities`), finds a port by name (:func:`load_implementation`), and wraps
+it (:class:`Port`, :class:`CheckedModel`) so that a port returning torch tensors, the wrong dtype or a
+non-dict fails with a readable message instead of a confusing error further down.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from bert_conformance.tolerance import DTYPES, check_array
+
+HEADS = (
+    "BertModel",
+    "BertForPreTraining",
+    "BertLMHeadModel",
+    "BertForMaskedLM",
+    "BertForNextSentencePrediction",
+    "BertForSequenceClassification",
+    "BertForMultipleChoice",
+    "BertForTokenClassification",
+    "BertForQuestionAnswering",
+)
+DEVICES = ("cpu", "cuda")
+ATTENTION = ("eager", "sdpa")
+FEATURES = (
+    "decoder", "cache", "cross_attention", "gradients", "loss", "tokenizer", "float64", "benchmark",
+    "data", "nsp_data",  # mask_tokens() (masked-LM data) and make_nsp_pairs() (next-sentence pairs)
+)
+# The minimal core every port must claim; clauses needing only this have no requirement marker.
+CORE = {"heads": "BertModel", "dtypes": "float32", "devices": "cpu"}
+
+ENTRY_POINT_GROUP = "bert_conformance.implementations"
+BUILTIN = {
+    "reference": "bert_conformance.adapters.reference:implementation",
+    "transformers": "bert_conformance.adapters.hf:implementation",
+    "onnx": "bert_conformance.adapters.onnx:implementation",
+}
+OPAQUE_OUTPUTS = ("cache", "past_key_values")  # the port's own cache object, passed back as-is
+_EXTRAS = {"transformers": "transformers", "onnx": "onnx"}  # built-in name -> pip extra
+
+
+class ImplementationError(Exception):
+    """The selected implementation cannot be found or imported (a usage error)."""
+
+
+class CapabilitiesError(ValueError):
+    """A port's ``capabilities()`` is malformed."""
+
+
+@runtime_checkable
+class Model(Protocol):
+    def forward(self, inputs: dict[str, np.ndarray], **options: Any) -> dict[str, Any]: ...
+
+
+@runtime_checkable
+class Implementation(Protocol):
+    def capabilities(self) -> dict[str, Any]: ...
+
+    def load_model(
+        self,
+        head: str,
+        config: dict[str, Any],
+        state_dict: dict[str, np.ndarray],
+        *,
+        dtype: str,
+        device: str,
+        attention: str,
+    ) -> Model: ...
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """A validated ``capabilities()`` dict."""
+
+    name: str
+    version: str
+    heads: tuple[str, ...]
+    dtypes: tuple[str, ...]
+    devices: tuple[str, ...]
+    attention: tuple[str, ...]
+    features: tuple[str, ...] = ()
+    _VOCAB = {
+        "heads": HEADS,
+        "dtypes": DTYPES,
+        "devices": DEVICES,
+        "attention": ATTENTION,
+        "features": FEATURES,
+    }
+
+    @classmethod
+    def from_dict(cls, data: Any, *, source: str = "capabilities()") -> Capabilities:
+        if not isinstance(data, Mapping):
+            raise CapabilitiesError(f"{source}: must return a dict, got {type(data).__name__}")
+        unknown = sorted(set(data) - {"name", "version", *cls._VOCAB})
+        if unknown:
+            raise CapabilitiesError(
+                f"{source}: unknown key(s) {unknown}; known: name, version, {', '.join(cls._VOCAB)}"
+            )
+        values: dict[str, Any] = {}
+        for key in ("name", "version"):
+            if not isinstance(data.get(key), str) or not data[key]:
+                raise CapabilitiesError(
+                    f"{source}: {key!r} must be a non-empty string, got {data.get(key)!r}"
+                )
+            values[key] = data[key]
+        for key, vocabulary in cls._VOCAB.items():
+            values[key] = _names(data.get(key, []), key, vocabulary, source)
+        if "float64" in values["dtypes"] or "float64" in values["features"]:  # one claim, two spellings
+            values["dtypes"] = _names([*values["dtypes"], "float64"], "dtypes", DTYPES, source)
+            values["features"] = _names([*values["features"], "float64"], "features", FEATURES, source)
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {key: list(v) if isinstance(v, tuple) else v for key, v in self.__dict__.items()}
+
+    def unclaimed(self, **required: str | None) -> list[str]:
+        """Requirements (head=, dtype=, device=, attention=, feature=) this port does not claim."""
+        missing = []
+        for key, value in required.items():
+            if value is None:
+                continue
+            claimed = getattr(self, _PLURAL.get(key, key), None)
+            if claimed is None:
+                raise ValueError(f"unknown requirement {key!r}; known: {', '.join(_PLURAL)}")
+            if value not in claimed:
+                missing.append(f"{key} {value}")
+        return missing
+
+    def missing_core(self) -> list[str]:
+        return [f"{key[:-1]} {value}" for key, value in CORE.items() if value not in getattr(self, key)]
+
+
+_PLURAL = {
+    "head": "heads",
+    "dtype": "dtypes",
+    "device": "devices",
+    "attention": "attention",
+    "feature": "features",
+}
+
+
+def _names(value: Any, key: str, vocabulary: tuple[str, ...], source: str) -> tuple[str, ...]:
+    if isinstance(value, str) or not isinstance(value, (list, tuple, set, frozenset)):
+        raise CapabilitiesError(f"{source}: {key!r} must be a list of names, got {value!r}")
+    unknown = sorted(str(v) for v in value if v not in vocabulary)
+    if unknown:
+        raise CapabilitiesError(f"{source}: unknown {key} {unknown}; known: {', '.join(vocabulary)}")
+    return tuple(v for v in vocabulary if v in value)  # canonical order
+
+
+def load_implementation(name: str) -> Port:
+    """Find a port by built-in name, entry point (group ``bert_conformance.implementations``) or ``module:attr``."""
+    target = _target(name)
+    module_name, _, attribute = target.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        extra = _EXTRAS.get(name)
+        hint = f" (install it with: pip install 'bert-conformance[{extra}]')" if extra else ""
+        raise ImplementationError(
+            f"implementation {name!r}: cannot import {module_name!r}: {error}{hint}"
+        ) from error
+    obj: Any = module
+    for part in filter(None, attribute.split(".")):
+        if not hasattr(obj, part):
+            raise ImplementationError(
+                f"implementation {name!r}: {module_name!r} has no attribute {attribute!r}"
+            )
+        obj = getattr(obj, part)
+    if isinstance(obj, type) or (callable(obj) and not hasattr(obj, "capabilities")):
+        obj = obj()  # a class or a factory: one instance per run
+    for method in ("capabilities", "load_model"):
+        if not callable(getattr(obj, method, None)):
+            raise ImplementationError(f"implementation {name!r} ({target}) has no {method}() method")
+    return Port(name, target, obj)
+
+
+def _target(name: str) -> str:
+    if ":" in name:
+        return name
+    if name in BUILTIN:
+        return BUILTIN[name]
+    found = [ep for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name == name]
+    if found:
+        return found[0].value
+    known = sorted({*BUILTIN, *(ep.name for ep in entry_points(group=ENTRY_POINT_GROUP))})
+    raise ImplementationError(
+        f"unknown implementation {name!r}: use one of {', '.join(known)}, an entry point in the group "
+        f"{ENTRY_POINT_GROUP!r}, or 'module:attribute'"
+    )
+
+
+@dataclass
+class Port:
+    """A selected implementation, with its capabilities validated once.
+
+    If ``capabilities()`` raises or is malformed, the error is kept in ``capabilities_error`` and the port
+    claims nothing beyond the core: the run goes on and the ``core.capabilities`` clause fails with the message.
+    """
+
+    name: str
+    target: str
+    impl: Any
+    capabilities: Capabilities = field(init=False)
+    capabilities_error: str | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        try:
+            self.capabilities = Capabilities.from_dict(
+                self.impl.capabilities(), source=f"{self.name}: capabilities()"
+            )
+        except Exception as error:  # a broken port must not stop the run
+            self.capabilities_error = f"{type(error).__name__}: {error}"
+            self.capabilities = Capabilities(self.name, "unknown", (), (), (), ())
+
+    def load_model(
+        self,
+        head: str,
+        config: dict[str, Any],
+        state_dict: dict[str, np.ndarray],
+        *,
+        dtype: str,
+        device: str = "cpu",
+        attention: str | None = None,
+    ) -> CheckedModel:
+        """Load through the port; ``attention`` defaults to the first the port claims (else "eager")."""
+        __tracebackhide__ = True
+        attention = attention or (self.capabilities.attention or ATTENTION)[0]
+        model = self.impl.load_model(
+            head, dict(config), dict(state_dict), dtype=dtype, device=device, attention=attention
+        )
+        if not callable(getattr(model, "forward", None)):
+            raise AssertionError(
+                f"{self.name}: load_model({head!r}) returned {type(model).__name__} without forward()"
+            )
+        return CheckedModel(model, head=head, dtype=dtype, port=self.name)
+
+    def load_tokenizer(self, vocab_path: str, **options: Any) -> Any:
+        if not callable(getattr(self.impl, "load_tokenizer", None)):
+            raise AssertionError(f"{self.name}: claims no load_tokenizer()")
+        return self.impl.load_tokenizer(vocab_path, **options)
+
+
+def _float32_loss_heads() -> frozenset[str]:
+    """Heads whose loss the spec computes from float32 logits whatever the model dtype (labels.yaml ``upcast``)."""
+    from bert_conformance.spec import load_spec
+
+    return frozenset(
+        head for clause in load_spec().labels.losses if clause.upcast == "float32" for head in clause.heads or ()
+    )
+
+
+@dataclass
+class CheckedModel:
+    """A port's model whose outputs are checked at the boundary: a dict of numpy arrays of the loaded dtype.
+
+    Lists (``hidden_states``, ``attentions``) are checked element-wise, ``None`` entries are allowed,
+    ``cache`` (HF v5's name; ``past_key_values`` before) is opaque. ``loss`` may also be float32 for float16/bfloat16
+    models (HF upcasts), and for float64 models of heads whose loss labels.yaml computes in float32 (``upcast``).
+    """
+
+    raw: Any
+    head: str
+    dtype: str
+    port: str
+
+    def forward(self, inputs: dict[str, np.ndarray], **options: Any) -> dict[str, Any]:
+        __tracebackhide__ = True
+        outputs = self.raw.forward(dict(inputs), **options)
+        if not isinstance(outputs, Mapping):
+            raise AssertionError(
+                f"{self.port}: {self.head}.forward returned {type(outputs).__name__}; expected a dict of numpy arrays"
+            )
+        for name, value in outputs.items():
+            if name not in OPAQUE_OUTPUTS:
+                self._check(value, f"{self.head}.forward: output {name!r}", name)
+        return dict(outputs)
+
+    def gradients(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        __tracebackhide__ = True
+        if not callable(getattr(self.raw, "gradients", None)):
+            raise AssertionError(f"{self.port}: the model has no gradients() method")
+        grads = self.raw.gradients(dict(inputs))
+        if not isinstance(grads, Mapping):
+            raise AssertionError(f"{self.port}: gradients() returned {type(grads).__name__}; expected a dict")
+        for name, value in grads.items():
+            self._check(value, f"{self.head}.gradients: {name!r}", name)
+        return dict(grads)
+
+    def _check(self, value: Any, what: str, name: str) -> None:
+        __tracebackhide__ = True
+        if value is None:
+            return
+        if isinstance(value, (list, tuple)):
+            for i, item in enumerate(value):
+                self._check(item, f"{what}[{i}]", name)
+            return
+        dtype = self.dtype
+        if name == "loss" and getattr(value, "dtype", None) == np.float32 and (
+            dtype in ("float16", "bfloat16") or (dtype == "float64" and self.head in _float32_loss_heads())
+        ):
+            dtype = "float32"
+        check_array(value, what=what, dtype=dtype)

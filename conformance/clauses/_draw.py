@@ -1,0 +1,154 @@
+"""Hypothesis strategies for clause modules: small BERT configs and inputs, and loading a drawn case.
+
+Stable API (other clause modules import it)::
+
+    configs(head="BertModel", *, activations=None, decoder=False, cross_attention=False, hidden_size=None, **fixed)
+        -> strategy of config dicts (HF config.json keys; every BertConfig field explicit)
+    inputs(config, head="BertModel", *, max_batch=3, max_seq=8, pad=True, token_types=True, positions=False)
+        -> strategy of input dicts (int64 numpy arrays; right padding, every row keeps >= 1 real token)
+    attention_masks(batch, seq, *, pad=True) -> strategy of int64 [batch, seq] right-padding masks
+    seeds() -> strategy of weight seeds
+    load_drawn(bert_impl, oracle, head, config, *, dtype, seed, attention=None) -> helpers.Case
+
+Every draw is labelled, sizes are bounded (tiny models: hidden <= 32, <= 3 layers, vocab <= 99), and
+hypothesis settings come from the plugin's profiles, never from here. ``load_drawn`` exists because the
+``load_case`` fixture is function-scoped, which hypothesis refuses inside ``@given``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from hypothesis import strategies as st
+
+from bert_conformance.clauses.helpers import Case, tiny_config
+from bert_conformance.spec import load_spec
+
+# Every activation a conforming port must support (spec/config.yaml, activations[].required).
+REQUIRED_ACTIVATIONS: tuple[str, ...] = tuple(a.name for a in load_spec().config.activations if a.required)
+LAYER_NORM_EPS = (1e-12, 1e-7, 1e-5, 1e-3, 0.05)  # default, fp32-visible, common, large: eps must be used
+MAX_LAYERS = 3
+MAX_HEADS = 4
+MAX_HEAD_DIM = 8
+MAX_VOCAB = 99
+MAX_POSITIONS = 64
+LABEL_HEADS = ("BertForSequenceClassification", "BertForTokenClassification")  # num_labels is free
+MAX_CHOICES = 3
+
+
+@st.composite
+def configs(
+    draw: st.DrawFn,
+    head: str = "BertModel",
+    *,
+    activations: tuple[str, ...] | None = None,
+    decoder: bool = False,
+    cross_attention: bool = False,
+    hidden_size: int | None = None,
+    **fixed: Any,
+) -> dict[str, Any]:
+    """A full config dict varying every field that changes the maths; ``fixed`` values (or strategies) win.
+
+    ``hidden_size`` fixes the width (the head count is then drawn among its divisors up to 8).
+    """
+    if hidden_size is None:
+        heads = draw(st.integers(1, MAX_HEADS), label="num_attention_heads")
+        head_dim = draw(st.integers(1, MAX_HEAD_DIM), label="head_dim")
+    else:
+        divisors = [n for n in range(1, 9) if hidden_size % n == 0]
+        heads = draw(st.sampled_from(divisors), label="num_attention_heads")
+        head_dim = hidden_size // heads
+    vocab = draw(st.integers(5, MAX_VOCAB), label="vocab_size")
+    config = tiny_config(
+        hidden_size=heads * head_dim,
+        num_attention_heads=heads,
+        num_hidden_layers=draw(st.integers(1, MAX_LAYERS), label="num_hidden_layers"),
+        intermediate_size=draw(st.integers(1, 48), label="intermediate_size"),
+        hidden_act=draw(st.sampled_from(activations or REQUIRED_ACTIVATIONS), label="hidden_act"),
+        layer_norm_eps=draw(st.sampled_from(LAYER_NORM_EPS), label="layer_norm_eps"),
+        type_vocab_size=draw(st.integers(1, 4), label="type_vocab_size"),
+        max_position_embeddings=draw(st.integers(8, MAX_POSITIONS), label="max_position_embeddings"),
+        vocab_size=vocab,
+        pad_token_id=draw(st.one_of(st.none(), st.integers(0, vocab - 1)), label="pad_token_id"),
+        is_decoder=decoder or cross_attention,
+        add_cross_attention=cross_attention,
+    )
+    if head in LABEL_HEADS:
+        config["num_labels"] = draw(st.integers(1, 4), label="num_labels")
+    for name, value in fixed.items():  # a value or a strategy for it
+        config[name] = draw(value, label=name) if isinstance(value, st.SearchStrategy) else value
+    return config
+
+
+@st.composite
+def attention_masks(draw: st.DrawFn, batch: int, seq: int, *, pad: bool = True) -> np.ndarray:
+    """Right padding: row r attends its first ``length_r`` positions, ``1 <= length_r <= seq``."""
+    mask = np.ones((batch, seq), dtype=np.int64)
+    if pad:
+        lengths = draw(st.lists(st.integers(1, seq), min_size=batch, max_size=batch), label="lengths")
+        for row, length in enumerate(lengths):
+            mask[row, length:] = 0
+    return mask
+
+
+@st.composite
+def inputs(
+    draw: st.DrawFn,
+    config: dict[str, Any],
+    head: str = "BertModel",
+    *,
+    max_batch: int = 3,
+    max_seq: int = 8,
+    pad: bool = True,
+    token_types: bool = True,
+    positions: bool = False,
+) -> dict[str, np.ndarray]:
+    """``input_ids``, ``attention_mask`` (+ ``token_type_ids``, ``position_ids``), int64, for ``head``.
+
+    BertForMultipleChoice gets [batch, num_choices, seq] arrays; padded positions hold pad_token_id.
+    """
+    batch = draw(st.integers(1, max_batch), label="batch")
+    seq = draw(st.integers(1, min(max_seq, config["max_position_embeddings"])), label="seq")
+    rows = batch
+    if head == "BertForMultipleChoice":
+        rows = batch * draw(st.integers(1, MAX_CHOICES), label="num_choices")
+    ids = draw(_int_arrays((rows, seq), config["vocab_size"]), label="input_ids")
+    mask = draw(attention_masks(rows, seq, pad=pad), label="attention_mask")
+    ids[mask == 0] = config.get("pad_token_id") or 0
+    result = {"input_ids": ids, "attention_mask": mask}
+    if token_types:
+        result["token_type_ids"] = draw(_int_arrays((rows, seq), config["type_vocab_size"]), label="token_type_ids")
+    if positions:
+        result["position_ids"] = draw(_int_arrays((rows, seq), config["max_position_embeddings"]), label="position_ids")
+    if head == "BertForMultipleChoice":
+        result = {name: value.reshape(batch, rows // batch, seq) for name, value in result.items()}
+    return result
+
+
+def _int_arrays(shape: tuple[int, ...], high: int) -> st.SearchStrategy[np.ndarray]:
+    """int64 arrays in [0, high): drawn from one seed (cheap to draw, cheap to shrink)."""
+    return st.integers(0, 2**32 - 1).map(
+        lambda seed: np.random.default_rng(seed).integers(0, high, size=shape, dtype=np.int64)
+    )
+
+
+def seeds() -> st.SearchStrategy[int]:
+    return st.integers(0, 2**16 - 1)
+
+
+def load_drawn(
+    bert_impl: Any,
+    oracle: Any,
+    head: str,
+    config: dict[str, Any],
+    *,
+    dtype: str = "float32",
+    seed: int = 0,
+    attention: str | None = None,
+    device: str = "cpu",
+) -> Case:
+    """What the ``load_case`` fixture does, usable inside ``@given`` (session-scoped fixtures only)."""
+    state_dict = oracle.random_state_dict(head, config, seed=seed)
+    model = bert_impl.load_model(head, config, state_dict, dtype=dtype, device=device, attention=attention)
+    return Case(head, dict(config), state_dict, dtype, model, oracle)

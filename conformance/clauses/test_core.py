@@ -1,0 +1,89 @@
+"""Core clauses: the minimal contract every port meets (BertModel, float32, cpu), end to end.
+
+These clauses carry no ``bert_requires`` marker, so they cannot be declared away: a port that does not
+claim the core still runs them, and fails ``core.capabilities``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bert_conformance.clauses.helpers import real_positions
+from bert_conformance.plugin import clause_params
+from bert_conformance.tolerance import assert_close, tolerance_for
+
+CLAUSES = {
+    "core.capabilities": "capabilities() is a valid dict that claims head BertModel, dtype float32 and device cpu.",
+    "core.load_model": (
+        "load_model('BertModel', config, state_dict, dtype='float32', device='cpu', attention=...) loads HF "
+        "config keys and HF state-dict names and returns a model with forward()."
+    ),
+    "core.forward.last_hidden_state": (
+        "forward({input_ids, token_type_ids, attention_mask}) returns last_hidden_state, a float32 numpy "
+        "array [batch, seq, hidden_size], equal to the oracle at attended positions within the float32 "
+        "outputs tolerance."
+    ),
+    "core.forward.pooler_output": (
+        "forward returns pooler_output, a float32 numpy array [batch, hidden_size], equal to the oracle "
+        "within the float32 outputs tolerance."
+    ),
+}
+
+
+def _params(*ids: str) -> list:
+    return clause_params({"id": cid, "text": CLAUSES[cid]} for cid in ids)
+
+
+@pytest.mark.parametrize("clause", _params("core.capabilities"))
+def test_capabilities(clause, bert_impl):
+    assert bert_impl.capabilities_error is None, bert_impl.capabilities_error
+    missing = bert_impl.capabilities.missing_core()
+    assert not missing, f"{bert_impl.name} does not claim the minimal core: {', '.join(missing)}"
+
+
+@pytest.mark.parametrize("clause", _params("core.load_model"))
+def test_load_model(clause, load_case):
+    case = load_case("BertModel", dtype="float32", device="cpu")
+    assert callable(case.model.raw.forward)
+
+
+@pytest.mark.parametrize("clause", _params("core.forward.last_hidden_state"))
+def test_last_hidden_state(clause, load_case, make_inputs):
+    case = load_case("BertModel", dtype="float32")
+    inputs = make_inputs(case.config, batch=2, seq=7)
+    outputs = case.run(inputs)
+    expected = case.expected(inputs)
+
+    actual = outputs.get("last_hidden_state")
+    assert actual is not None, f"forward returned no last_hidden_state (keys: {sorted(outputs)})"
+    assert getattr(actual, "shape", None) == (2, 7, case.config["hidden_size"]), (
+        "want [batch, seq, hidden_size]"
+    )
+    mask = inputs["attention_mask"]
+    assert_close(
+        real_positions(actual, mask),
+        real_positions(expected["last_hidden_state"], mask),
+        tolerance_for("float32", "outputs"),
+        what="last_hidden_state[attended positions]",
+        dtype="float32",
+    )
+
+
+@pytest.mark.parametrize("clause", _params("core.forward.pooler_output"))
+def test_pooler_output(clause, load_case, make_inputs):
+    case = load_case("BertModel", dtype="float32")
+    inputs = make_inputs(case.config, batch=2, seq=7)
+    outputs = case.run(inputs)
+    expected = case.expected(inputs)
+
+    actual = outputs.get("pooler_output")
+    assert actual is not None, f"forward returned no pooler_output (keys: {sorted(outputs)})"
+    assert np.shape(actual) == (2, case.config["hidden_size"]), "want [batch, hidden_size]"
+    assert_close(
+        actual,
+        expected["pooler_output"],
+        tolerance_for("float32", "outputs"),
+        what="pooler_output",
+        dtype="float32",
+    )

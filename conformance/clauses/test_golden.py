@@ -1,0 +1,136 @@
+"""Golden clauses: every golden fixture (``bert_conformance.goldendata``) through the port.
+
+One clause per case, ``golden.<case id>``, run in every dtype the port claims: float64 at the spec's golden
+float64 tolerance (1e-10), lower dtypes at their golden / loss tolerances (spec/tolerances.yaml). Cases with
+gradients add ``golden.<case id>.gradients`` (feature ``gradients``). Decoder-step cases feed each step the
+cache the port returned for the step before (the cache itself is opaque in the adapter contract, so only
+the step outputs are compared). Entries the spec leaves open (padded query positions, fully masked rows,
+the pooled output of a padded first token) are not compared: see ``golden_masks``.
+
+The expected values come from the files, whatever ``--bert-oracle`` says; the files are sha256-checked
+against ``MANIFEST.json`` at collection, and a bad file is a collection error naming it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from bert_conformance.clauses._label_helpers import loss_dtype
+from bert_conformance.golden import GoldenCase, iter_cases
+from bert_conformance.golden_masks import specified_mask
+from bert_conformance.plugin import clause_params
+from bert_conformance.tolerance import DTYPES, assert_close, tolerance_for
+
+CASES = iter_cases()
+FLOAT_INPUTS = ("inputs_embeds", "encoder_hidden_states")
+
+
+def _requires(clause: dict[str, Any]) -> dict[str, Any]:
+    case: GoldenCase = clause["case"]
+    features = [f for f, on in (
+        ("decoder", case.config.get("is_decoder", False)),
+        ("cache", bool(case.steps)),
+        ("cross_attention", case.config.get("add_cross_attention", False)),
+        ("loss", "loss" in case.expected),
+        ("gradients", clause["id"].endswith(".gradients")),
+    ) if on]
+    needs: dict[str, Any] = {"head": case.head, "device": "cpu"}
+    if features:
+        needs["feature"] = features
+    if case.options.get("output_attentions"):
+        needs["attention"] = "eager"  # attention probabilities are specified for eager only
+    return needs
+
+
+def _clauses(with_gradients: bool) -> list[Any]:
+    cases = [c for c in CASES if c.gradients] if with_gradients else CASES
+    suffix = ".gradients" if with_gradients else ""
+    return clause_params(
+        ({"id": f"golden.{c.case_id}{suffix}", "text": c.description, "case": c} for c in cases), requires=_requires
+    )
+
+
+DTYPE_PARAMS = [pytest.param(d, id=d, marks=pytest.mark.bert_requires(dtype=d)) for d in DTYPES]
+
+
+@pytest.mark.parametrize("dtype", DTYPE_PARAMS)
+@pytest.mark.parametrize("clause", _clauses(with_gradients=False))
+def test_golden(clause, dtype, bert_impl):
+    case: GoldenCase = clause["case"]
+    if case.skip_reason:
+        pytest.skip(case.skip_reason)
+    model = _load(bert_impl, case, dtype)
+    if not case.steps:
+        outputs = model.forward(_inputs(case.inputs, dtype), **case.options)
+        _compare_all(case, case.inputs, case.expected, outputs, dtype, where="")
+        return
+    cache = None
+    for k, step in enumerate(case.steps):
+        extra = {} if cache is None else {"cache": cache}
+        outputs = model.forward(_inputs(step.inputs, dtype), **case.options, **extra)
+        assert outputs.get("cache") is not None, f"step {k}: forward returned no cache (use_cache=True)"
+        cache = outputs["cache"]
+        _compare_all(case, step.inputs, step.expected, outputs, dtype, where=f"step {k}: ")
+
+
+@pytest.mark.parametrize("dtype", DTYPE_PARAMS)
+@pytest.mark.parametrize("clause", _clauses(with_gradients=True))
+def test_golden_gradients(clause, dtype, bert_impl):
+    case: GoldenCase = clause["case"]
+    model = _load(bert_impl, case, dtype)
+    grads = model.gradients(_inputs(case.inputs, dtype))
+    tol = tolerance_for(dtype, "gradients")
+    for key, expected in sorted(case.gradients.items()):
+        assert key in grads, f"gradients() has no {key!r} (keys: {sorted(grads)[:5]}...)"
+        assert_close(grads[key], expected, tol, what=f"{case.case_id}: grad {key}", dtype=dtype)
+
+
+def _load(bert_impl, case: GoldenCase, dtype: str):
+    attention = "eager" if case.options.get("output_attentions") else None
+    return bert_impl.load_model(case.head, case.config, case.state_dict, dtype=dtype, device="cpu", attention=attention)
+
+
+def _inputs(inputs: dict[str, np.ndarray], dtype: str) -> dict[str, np.ndarray]:
+    """Float inputs in the model dtype (bfloat16 as float32: numpy has none); integer inputs as stored."""
+    cast = np.float32 if dtype == "bfloat16" else np.dtype(dtype)
+    return {k: (v.astype(cast) if k in FLOAT_INPUTS or v.dtype.kind == "f" else v) for k, v in inputs.items()}
+
+
+def _compare_all(case: GoldenCase, inputs, expected: dict[str, np.ndarray], outputs: dict[str, Any], dtype: str,
+                 where: str) -> None:
+    __tracebackhide__ = True
+    for name, want in sorted(expected.items()):
+        if name.startswith("cache."):
+            continue  # the cache is opaque in the adapter contract
+        actual = _lookup(outputs, name)
+        assert actual is not None, f"{case.case_id}: {where}forward returned no {name} (keys: {sorted(outputs)})"
+        actual = np.asarray(actual)
+        assert actual.shape == want.shape, f"{case.case_id}: {where}{name}: shape {actual.shape}, expected {want.shape}"
+        keep = specified_mask(case.head, case.config, inputs, name, want.shape)
+        kind = "loss" if name == "loss" else "golden"
+        tol_dtype, actual_dtype = dtype, _loss_dtype(actual, dtype) if name == "loss" else dtype
+        if name == "loss" and dtype == "float64" and loss_dtype(case.head, dtype) == "float32":
+            # labels.lm.shift `upcast: float32`: HF computes this loss from float32 logits, so the spec fixes
+            # it at float32 precision only; a port may return it in float32 or float64.
+            tol_dtype, actual_dtype, actual = "float32", "float64", actual.astype(np.float64)
+        assert_close(
+            actual[keep], want[keep], tolerance_for(tol_dtype, kind), what=f"{case.case_id}: {where}{name}",
+            dtype=actual_dtype, nan_ok=name == "loss",
+        )
+
+
+def _lookup(outputs: dict[str, Any], name: str) -> Any:
+    """``hidden_states.2`` -> outputs["hidden_states"][2]; ``logits`` -> outputs["logits"]."""
+    group, _, index = name.partition(".")
+    value = outputs.get(group)
+    if not index or value is None:
+        return value
+    return value[int(index)] if int(index) < len(value) else None
+
+
+def _loss_dtype(actual: np.ndarray, dtype: str) -> str:
+    # HF computes half-precision losses in float32 (adapter contract: CheckedModel allows it).
+    return "float32" if dtype in ("float16", "bfloat16") and actual.dtype == np.float32 else dtype

@@ -1,0 +1,260 @@
+"""Golden fixtures: load, verify, and the ``bert-conformance golden`` commands.
+
+Consumers use :func:`iter_cases` / :func:`load_case`; each :class:`GoldenCase` holds everything needed to
+run the case through a port (head, config, HF state dict, inputs, options) and what to compare against
+(expected outputs, gradients, per-step values of decoder cases). Loading checks the file's sha256 against
+``MANIFEST.json`` first, then its structure; it never regenerates anything.
+
+The file format is in ``golden_io``, the cases in ``golden_cases*``, generation in ``golden_generate``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .golden_check import check_structure, split_tensors
+from .golden_io import (
+    MANIFEST_NAME,
+    GoldenError,
+    case_files,
+    decode_case,
+    read_manifest,
+    sha256_file,
+)
+from .golden_minilm import UNAVAILABLE, GoldenUnavailable, load_weights
+
+__all__ = ["GoldenCase", "GoldenError", "GoldenOracle", "GoldenStep", "default_dir", "golden_main", "iter_cases",
+           "load_case", "verify"]
+
+
+@dataclass(frozen=True)
+class GoldenStep:
+    """One call of a decoder case (step 0 is the prefix); each later step is fed the cache of the one before."""
+
+    inputs: dict[str, np.ndarray]
+    expected: dict[str, np.ndarray]
+
+
+@dataclass(frozen=True)
+class GoldenCase:
+    """A golden case, loaded and checked. Arrays are float64 / int64 numpy arrays under golden names:
+    ``expected`` keys are output names (``logits``, ``hidden_states.0``, ``cache.1.key`` ...)."""
+
+    case_id: str
+    path: Path
+    description: str
+    head: str
+    config: dict[str, Any]
+    clauses: tuple[str, ...]
+    options: dict[str, Any]
+    state_dict: dict[str, np.ndarray]  # HF keys, saved form (tied targets absent)
+    inputs: dict[str, np.ndarray]  # empty for decoder-step cases (see steps)
+    expected: dict[str, np.ndarray]
+    gradients: dict[str, np.ndarray]  # HF key -> d loss / d parameter; empty unless the case has them
+    steps: tuple[GoldenStep, ...] = ()
+    meta: dict[str, Any] = field(default_factory=dict)
+    skip_reason: str | None = None  # set when an optional package is missing (state_dict is then empty)
+
+
+def default_dir() -> Path:
+    """The fixtures shipped as package data (``bert_conformance.goldendata``; ``golden/`` in a checkout)."""
+    return Path(str(resources.files("bert_conformance.goldendata")))
+
+
+def load_case(path: Path | str, manifest: dict[str, Any] | None = None) -> GoldenCase:
+    """Load one case file: sha256 against the manifest first, then structure. Raises GoldenError."""
+    path = Path(path)
+    if manifest is None:
+        manifest = read_manifest(path.parent)
+    entry = manifest["files"].get(path.name)
+    if entry is None:
+        raise GoldenError(f"{path}: not listed in {path.parent / MANIFEST_NAME} (orphaned file)")
+    if not path.is_file():
+        raise GoldenError(f"{path}: missing (listed in {MANIFEST_NAME})")
+    actual = sha256_file(path)
+    if actual != entry["sha256"]:
+        raise GoldenError(f"{path}: sha256 mismatch: manifest {entry['sha256']}, file {actual}")
+    tensors, meta = decode_case(path)
+    if meta.get("case_id") != entry["case_id"]:
+        raise GoldenError(f"{path}: case_id {meta.get('case_id')!r} but the manifest says {entry['case_id']!r}")
+    state_dict, skip_reason = _state_dict(path, tensors, meta, entry)
+    check_structure(path, tensors, meta, state_dict)
+    parts = split_tensors(tensors, meta["steps"])
+    return GoldenCase(
+        case_id=meta["case_id"], path=path, description=meta["description"], head=meta["head"],
+        config=meta["config"], clauses=tuple(meta["clauses"]), options=meta["options"], state_dict=state_dict,
+        inputs=parts.inputs, expected=parts.expected, gradients=parts.gradients,
+        steps=tuple(GoldenStep(i, e) for i, e in parts.steps), meta=meta, skip_reason=skip_reason,
+    )
+
+
+def _state_dict(path: Path, tensors: dict[str, np.ndarray], meta: dict[str, Any],
+                entry: dict[str, Any]) -> tuple[dict[str, np.ndarray], str | None]:
+    """In-file weights, or (real checkpoint) the package's weights checked against the manifest's sha256."""
+    external = meta.get("external_weights")
+    if not external:
+        return {k[len("weight."):]: v for k, v in tensors.items() if k.startswith("weight.")}, None
+    recorded = (entry.get("external_weights") or {}).get("sha256")
+    if recorded is None or recorded != external.get("sha256"):
+        raise GoldenError(f"{path}: external weights sha256 missing or different in the file and the manifest")
+    try:
+        return load_weights(recorded), None
+    except GoldenUnavailable:
+        return {}, UNAVAILABLE
+
+
+def iter_cases(dir: Path | str | None = None) -> list[GoldenCase]:
+    """Every case in the folder (default: the shipped fixtures), after a full verify. Raises GoldenError."""
+    root = Path(dir) if dir is not None else default_dir()
+    problems = verify(root)
+    if problems:
+        raise GoldenError(f"{root}: {len(problems)} golden problem(s):\n  " + "\n  ".join(problems))
+    manifest = read_manifest(root)
+    return [load_case(root / name, manifest) for name in sorted(manifest["files"])]
+
+
+def verify(root: Path | str) -> list[str]:
+    """One line per problem: missing, unreadable, tampered (sha256), malformed or orphaned files."""
+    root = Path(root)
+    try:
+        manifest = read_manifest(root)
+    except GoldenError as e:
+        return [str(e)]
+    problems = []
+    for name in sorted(manifest["files"]):
+        try:
+            load_case(root / name, manifest)
+        except GoldenError as e:
+            problems.append(str(e))
+    listed = set(manifest["files"])
+    for path in case_files(root):
+        rel = path.relative_to(root).as_posix()
+        if rel not in listed:
+            problems.append(f"{path}: orphaned: not listed in {MANIFEST_NAME} (regenerate, or delete it by hand)")
+    return problems
+
+
+# ------------------------------------------------------------------------------------------ the oracle seam
+
+
+class GoldenOracle:
+    """``--bert-oracle golden``: expected values read from the fixtures instead of computed by the reference.
+
+    It answers only for a (head, config, weights, inputs, options) that is a golden case (decoder-step cases
+    aside); anything else is a GoldenError saying so. It has no random weights of its own.
+    """
+
+    name = "golden"
+
+    def __init__(self, dir: Path | str | None = None) -> None:
+        self._cases = {_key(c.head, c.config, c.state_dict, c.inputs, c.options): c
+                       for c in iter_cases(dir) if not c.steps and not c.skip_reason}
+
+    def forward(self, head: str, config: dict[str, Any], state_dict: Any, inputs: Any, **options: Any) -> dict:
+        case = self._find(head, config, state_dict, inputs, options)
+        outputs: dict[str, Any] = {}
+        for name, array in sorted(case.expected.items(), key=lambda item: _natural(item[0])):
+            group, _, index = name.partition(".")
+            if index:
+                outputs.setdefault(group, []).append(array)
+            else:
+                outputs[name] = array
+        return outputs
+
+    def gradients(self, head: str, config: dict[str, Any], state_dict: Any, inputs: Any) -> dict[str, np.ndarray]:
+        case = self._find(head, config, state_dict, inputs, None)
+        if not case.gradients:
+            raise GoldenError(f"golden oracle: case {case.case_id} has no gradients")
+        return dict(case.gradients)
+
+    def random_state_dict(self, head: str, config: dict[str, Any], *, seed: int) -> dict[str, np.ndarray]:
+        raise GoldenError("golden oracle: it has no random weights; only clauses that load golden cases can use it")
+
+    def _find(self, head, config, state_dict, inputs, options: dict[str, Any] | None) -> GoldenCase:
+        """The case for this call; ``options=None`` (gradients) matches any forward options."""
+        query = _key(head, config, state_dict, inputs, options or {})
+        for case_key, case in self._cases.items():
+            if case_key == query or (options is None and case_key[:4] == query[:4]):
+                return case
+        raise GoldenError(f"golden oracle: no golden case for this {head} call (it only knows the fixtures)")
+
+
+def _key(head: str, config: dict[str, Any], state_dict: Any, inputs: Any, options: dict[str, Any]) -> tuple:
+    from .golden_io import canonical_json, sha256_bytes
+
+    def digest(arrays: Any) -> str:
+        return sha256_bytes(b"".join(
+            f"{k}:{np.asarray(v).dtype.str}:{np.shape(v)}:".encode() + np.ascontiguousarray(v).tobytes()
+            for k, v in sorted(arrays.items())
+        ))
+
+    return head, canonical_json(config), digest(state_dict), digest(inputs), canonical_json(options)
+
+
+def _natural(name: str) -> tuple:
+    group, _, index = name.partition(".")
+    return (group, int(index)) if index.isdigit() else (group, -1)
+
+
+# ------------------------------------------------------------------------------------------------- CLI
+
+
+def add_golden_commands(commands: Any) -> None:
+    """``golden regenerate|verify`` under the main CLI's subparsers (``cli.COMMANDS["golden"]``)."""
+    golden = commands.add_parser("golden", help="regenerate or verify the golden fixtures")
+    commands = golden.add_subparsers(dest="golden_command", required=True)
+    regen = commands.add_parser("regenerate", help="rebuild every case (atomic writes, manifest last; never deletes)")
+    regen.add_argument("--dir", type=Path, default=None, help="fixture folder (default: the installed fixtures)")
+    regen.add_argument("--check", action="store_true", help="compare only; exit 1 if anything would change")
+    check = commands.add_parser("verify", help="check files against MANIFEST.json (never deletes)")
+    check.add_argument("--dir", type=Path, default=None, help="fixture folder (default: the installed fixtures)")
+    golden.set_defaults(func=run_golden)
+
+
+def run_golden(args: argparse.Namespace) -> int:
+    root = args.dir if args.dir is not None else default_dir()
+    if args.golden_command == "verify":
+        problems = verify(root)
+        for line in problems:
+            print(f"golden verify: {line}", file=sys.stderr)
+        if not problems:
+            print(f"golden verify: {root}: {len(read_manifest(root)['files'])} files OK")
+        return 1 if problems else 0
+    from .golden_generate import regenerate
+
+    try:
+        result = regenerate(root, check=args.check)
+    except GoldenError as e:
+        print(f"golden regenerate: {e}", file=sys.stderr)
+        return 1
+    kinds = ("added", "changed", "equivalent", "unchanged", "removed", "skipped", "refused")
+    print("golden regenerate: " + ", ".join(f"{len(getattr(result, k))} {k}" for k in kinds))
+    if result.refused:
+        print(f"golden regenerate: refused {result.refused}: the reference and transformers disagree (see above)",
+              file=sys.stderr)
+        return 1
+    if args.check and not result.clean():
+        print("golden regenerate --check: the fixtures are stale; run `bert-conformance golden regenerate`",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+def golden_main(argv: Sequence[str] | None = None) -> int:
+    """``python -m bert_conformance.golden regenerate|verify`` (the same as ``bert-conformance golden ...``)."""
+    parser = argparse.ArgumentParser(prog="bert-conformance")
+    add_golden_commands(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["golden", *(sys.argv[1:] if argv is None else argv)])
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(golden_main())

@@ -1,0 +1,194 @@
+"""Conformance results: one status per clause test, the JSON report and its Markdown matrix.
+
+Results are keyed by test id: the spec clause id, or ``<clause id>-<variant>`` for a clause run per head or
+dtype; each result also names its spec clause id.
+
+Statuses: ``pass``, ``fail``, ``xfail`` (listed in the port's expectations file), ``not-claimed`` (the clause
+needs a capability the port does not declare; never counted as passed) and ``skipped-env`` (the environment
+lacks an optional peer, e.g. a checkpoint package). Results are built from pytest's test reports, which
+pytest-xdist ships from workers to the controller, so a distributed run produces the same report.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+STATUSES = ("pass", "fail", "xfail", "not-claimed", "skipped-env")
+NOT_CLAIMED = "not claimed:"
+_RANK = {"not-claimed": 0, "skipped-env": 1, "pass": 2, "xfail": 3, "fail": 4}  # worst status wins
+REPORT_FORMAT = "bert-conformance-report/1"
+
+
+@dataclass
+class ClauseResult:
+    test: str  # the test id the result is keyed by
+    clause: str  # its spec clause id
+    nodeids: list[str]
+    status: str
+    message: str = ""
+    duration: float = 0.0
+    comparisons: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        worst = _worst_comparison(self.comparisons)
+        return {
+            "clause": self.clause,
+            "status": self.status,
+            "nodeids": self.nodeids,
+            "message": self.message,
+            "duration_s": round(self.duration, 4),
+            "tolerance": {"atol": worst["atol"], "rtol": worst["rtol"]} if worst else None,
+            "observed": {key: worst[key] for key in ("what", "max_abs", "max_rel", "worst")}
+            if worst
+            else None,
+            "comparisons_total": len(self.comparisons),
+            "comparisons": sorted(self.comparisons, key=_closeness, reverse=True)[:_MAX_COMPARISONS],
+        }
+
+
+_MAX_COMPARISONS = 20  # per result, the closest to their tolerance (hypothesis clauses make hundreds)
+
+
+def _closeness(comparison: dict[str, Any]) -> float:
+    return float(comparison["worst"])  # "inf" strings (NaN/Inf found) read back as inf
+
+
+def _worst_comparison(comparisons: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The comparison closest to (or furthest beyond) its tolerance."""
+    return max(comparisons, key=_closeness) if comparisons else None
+
+
+def status_of(report: Any) -> str | None:
+    """The clause status one pytest report phase implies (None: nothing to say, e.g. a passing setup)."""
+    if report.failed:
+        return "fail"
+    if report.skipped:
+        if hasattr(report, "wasxfail"):
+            return "xfail"
+        return "not-claimed" if skip_reason(report).startswith(NOT_CLAIMED) else "skipped-env"
+    if report.when == "call":
+        return "pass"
+    return None
+
+
+def skip_reason(report: Any) -> str:
+    longrepr = report.longrepr
+    reason = longrepr[2] if isinstance(longrepr, tuple) and len(longrepr) == 3 else str(longrepr or "")
+    return reason.removeprefix("Skipped: ")
+
+
+def message_of(report: Any, status: str) -> str:
+    if status in ("not-claimed", "skipped-env"):
+        return skip_reason(report)
+    if status == "xfail":
+        return str(getattr(report, "wasxfail", ""))
+    if status == "fail":
+        crash = getattr(report.longrepr, "reprcrash", None)
+        text = crash.message if crash is not None else str(report.longrepr)
+        return text[:4000]
+    return ""
+
+
+class Results:
+    """Results by test id, from test reports (on the controller under xdist); the worst status wins."""
+
+    def __init__(self) -> None:
+        self.clauses: dict[str, ClauseResult] = {}
+
+    def add(self, report: Any) -> None:
+        props = dict(report.user_properties)
+        clause, test = props.get("bert_clause"), props.get("bert_test")
+        status = status_of(report)
+        if clause is None or test is None or status is None:
+            return
+        result = self.clauses.setdefault(
+            test, ClauseResult(test, clause, [], status, message_of(report, status))
+        )
+        if report.nodeid not in result.nodeids:
+            result.nodeids.append(report.nodeid)
+        result.duration += report.duration
+        if report.when == "call":
+            result.comparisons.extend(props.get("bert_comparisons", []))
+        if _RANK[status] > _RANK[result.status]:
+            result.status, result.message = status, message_of(report, status)
+
+    def counts(self) -> dict[str, int]:
+        counts = dict.fromkeys(STATUSES, 0)
+        for result in self.clauses.values():
+            counts[result.status] += 1
+        return counts
+
+    def to_dict(self, header: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "format": REPORT_FORMAT,
+            **header,
+            "summary": {**self.counts(), "total": len(self.clauses)},
+            "clauses": {cid: self.clauses[cid].to_dict() for cid in sorted(self.clauses)},
+        }
+
+
+def write_reports(path: str | Path, data: dict[str, Any]) -> tuple[Path, Path]:
+    """Write the JSON report and the Markdown matrix next to it (``PATH`` with ``.md``), each atomically."""
+    path = Path(path)
+    markdown_path = path.with_suffix(".md")
+    write_atomic(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
+    write_atomic(markdown_path, markdown(data))
+    return path, markdown_path
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write to a temporary file in the same folder, then rename: never a half-written report."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def markdown(data: dict[str, Any]) -> str:
+    """The conformance matrix: header, counts per spec section, then one row per clause."""
+    impl = data.get("implementation", {})
+    caps = impl.get("capabilities", {})
+    lines = [
+        f"# BERT conformance: {impl.get('name', '?')} {impl.get('version', '')}".rstrip(),
+        "",
+        f"- implementation: `{impl.get('selected', '?')}` ({impl.get('target', '?')})",
+        f"- suite {data.get('suite_version', '?')}, spec {data.get('spec_version', '?')}, oracle "
+        f"{data.get('oracle', '?')}, hypothesis profile {data.get('profile', '?')}",
+        *(f"- claims {key}: {', '.join(caps.get(key, [])) or '(none)'}" for key in CLAIM_KEYS),
+        "",
+        "| section | " + " | ".join(STATUSES) + " |",
+        "|---|" + "---|" * len(STATUSES),
+    ]
+    sections: dict[str, dict[str, int]] = {}
+    for result in data["clauses"].values():
+        counts = sections.setdefault(result["clause"].split(".", 1)[0], dict.fromkeys(STATUSES, 0))
+        counts[result["status"]] += 1
+    for section, counts in sorted(sections.items()):
+        lines.append(f"| {section} | " + " | ".join(str(counts[s]) for s in STATUSES) + " |")
+    summary = data["summary"]
+    lines.append("| **total** | " + " | ".join(f"**{summary[s]}**" for s in STATUSES) + " |")
+    lines += ["", "| clause | status | max abs error | tolerance | note |", "|---|---|---|---|---|"]
+    for cid, result in data["clauses"].items():
+        observed = result["observed"]
+        error = f"{float(observed['max_abs']):.3g}" if observed else ""
+        tol = result["tolerance"]
+        tolerance = f"atol={tol['atol']:g}, rtol={tol['rtol']:g}" if tol else ""
+        note = result["message"].splitlines()[0][:120].replace("|", "\\|") if result["message"] else ""
+        lines.append(f"| `{cid}` | {result['status']} | {error} | {tolerance} | {note} |")
+    stale = data.get("expectations", {}).get("stale", [])
+    if stale:
+        lines += ["", "Expectations matching no collected clause: " + ", ".join(f"`{s}`" for s in stale)]
+    return "\n".join(lines) + "\n"
+
+
+CLAIM_KEYS = ("heads", "dtypes", "devices", "attention", "features")

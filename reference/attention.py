@@ -1,0 +1,121 @@
+"""Attention masks and the attention computation (eager and sdpa), shared by self- and cross-attention.
+
+Mask semantics are transformers v5's (masking_utils.py):
+- a 2-D mask [batch, kv_len] is cast to bool: any non-zero value attends (0.5 behaves like 1);
+- a 4-D mask [batch, 1, q_len, kv_len] is used as given: bool (True attends) or float (added to the scores);
+- a decoder adds causality, aligned to the end of the keys when a cache holds earlier tokens.
+
+Fully masked query rows ("dead rows", e.g. a batch row that is all padding): transformers' eager attention adds
+finfo(dtype).min to every score, which absorbs the scores and gives uniform weights 1/kv_len. The reference gives
+exactly that result with both implementations, in every dtype and never NaN: it zeroes the query of a dead row
+and opens its mask, so all its scores are 0. (torch's sdpa on CPU returns 0 for such rows, some GPU kernels NaN;
+transformers' sdpa path therefore disagrees with its eager path there. Gradients of dead-row queries are 0.)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+
+@dataclass
+class AttentionMask:
+    """What an attention layer needs to know about masking (all fields broadcast to [B, A, Lq, Lk])."""
+
+    mask: Tensor | None = None  # bool (True attends) or float (additive); None: attend everywhere
+    is_causal: bool = False  # causal with q_len == kv_len, to be applied when `mask` is None
+    dead_rows: Tensor | None = None  # bool [.., Lq, 1]: rows with nothing to attend (given uniform weights)
+
+
+def _tracing() -> bool:
+    """Under tracing/export, never branch on tensor values (masks are always materialised)."""
+    return torch.jit.is_tracing() or torch.compiler.is_compiling()
+
+
+def _with_dead_rows(mask: Tensor) -> AttentionMask:
+    dead_rows = ~mask.any(dim=-1, keepdim=True)
+    if not _tracing() and not bool(dead_rows.any()):
+        return AttentionMask(mask=mask)
+    return AttentionMask(mask=mask | dead_rows, dead_rows=dead_rows)
+
+
+def _given_4d(mask: Tensor) -> AttentionMask:
+    if mask.dtype == torch.bool:
+        return _with_dead_rows(mask)
+    return AttentionMask(mask=mask)  # additive: the caller's numbers, used as they are
+
+
+def self_attention_mask(
+    attention_mask: Tensor | None, *, q_len: int, past_len: int, causal: bool, device: torch.device
+) -> AttentionMask:
+    """The self-attention mask: padding (2-D) or given (4-D), plus causality for a decoder."""
+    if attention_mask is not None and attention_mask.dim() == 4:
+        return _given_4d(attention_mask)
+    padding = None
+    if attention_mask is not None:
+        padding = attention_mask.to(device=device, dtype=torch.bool)
+        if not _tracing() and bool(padding.all()):
+            padding = None  # nothing masked: let sdpa take its fastest path
+    if not causal:
+        return AttentionMask() if padding is None else _with_dead_rows(padding[:, None, None, :])
+    if padding is None and (q_len == 1 or past_len == 0) and not _tracing():
+        return AttentionMask(is_causal=q_len > 1)
+    kv_len = past_len + q_len
+    query_position = torch.arange(past_len, kv_len, device=device)[:, None]
+    key_position = torch.arange(kv_len, device=device)[None, :]
+    mask = (key_position <= query_position)[None, None]
+    if padding is not None:
+        mask = mask & padding[:, None, None, :]
+    return _with_dead_rows(mask)
+
+
+def cross_attention_mask(encoder_attention_mask: Tensor | None, *, device: torch.device) -> AttentionMask:
+    """The cross-attention mask over encoder positions; None attends to all of them."""
+    if encoder_attention_mask is None:
+        return AttentionMask()
+    if encoder_attention_mask.dim() == 4:
+        return _given_4d(encoder_attention_mask)
+    padding = encoder_attention_mask.to(device=device, dtype=torch.bool)
+    if not _tracing() and bool(padding.all()):
+        return AttentionMask()
+    return _with_dead_rows(padding[:, None, None, :])
+
+
+def attend(
+    query: Tensor,
+    key: Tensor,
+    value: Tensor,
+    mask: AttentionMask,
+    *,
+    scaling: float,
+    dropout_p: float,
+    implementation: str,
+    need_weights: bool,
+) -> tuple[Tensor, Tensor | None]:
+    """softmax(q k^T * scaling + mask) v on [B, A, L, D] tensors; returns (context, weights or None).
+
+    `eager` computes the weights explicitly (and returns them); `sdpa` calls torch's fused kernel. With
+    `need_weights` the eager path is used whatever the implementation, so attentions are always real tensors.
+    """
+    if mask.dead_rows is not None:
+        query = query.masked_fill(mask.dead_rows, 0.0)
+    if implementation == "sdpa" and not need_weights:
+        context = F.scaled_dot_product_attention(
+            query, key, value, attn_mask=mask.mask, dropout_p=dropout_p, is_causal=mask.is_causal, scale=scaling
+        )
+        return context, None
+    scores = torch.matmul(query, key.transpose(-1, -2)) * scaling
+    allowed = mask.mask
+    if allowed is None and mask.is_causal:
+        allowed = torch.ones(scores.shape[-2:], dtype=torch.bool, device=scores.device).tril()
+    if allowed is not None and allowed.dtype == torch.bool:
+        scores = scores.masked_fill(~allowed, torch.finfo(scores.dtype).min)
+    elif allowed is not None:
+        scores = scores + allowed
+    weights = torch.softmax(scores, dim=-1)
+    if dropout_p > 0.0:
+        weights = F.dropout(weights, p=dropout_p)
+    return torch.matmul(weights, value), weights

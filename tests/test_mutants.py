@@ -1,0 +1,168 @@
+"""The suite can fail: every known-bad port in ``bert_conformance.mutants`` is killed by the clauses it names.
+
+- The reference passes every clause of every clause module (one test per module: together one run of the
+  whole suite); every test id a port names exists (pytest --collect-only).
+- Each port is first verified (its anchors exist and its bug changes the outputs of its probe: an ERROR at
+  setup otherwise), then run with ``--bert-impl bert_conformance.mutants:<id>`` on only the test ids it names
+  (``-k``), and the ``--bert-report`` JSON must say ``fail`` for every one of its ``kills`` and ``pass`` for
+  every one of its ``hides_in`` (where the bug hides: float32 noise, or a known gap in the suite).
+- docs/traceability.md is what tools/traceability.py generates from the corpus.
+
+One test per port, so ``pytest -n 2 tests/test_mutants.py`` spreads them. Runs are in-process (pytester) with
+the ``ci`` hypothesis profile minus its shrink phase: a failing clause stops at its first falsifying example.
+Set ``BERT_MUTANTS_RESULTS=DIR`` to keep each port's observed statuses as ``DIR/<id>.json``
+(``python tools/traceability.py --results DIR`` then reports them).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import bert_conformance.adapters.reference  # noqa: F401 - imported here so that pytester's module snapshot
+import bert_conformance.clauses._draw  # noqa: F401 - keeps these between the in-process runs (no re-import)
+import bert_conformance.clauses._label_helpers  # noqa: F401
+import bert_conformance.clauses._property_helpers  # noqa: F401
+import bert_conformance.golden  # noqa: F401
+import bert_conformance.spec  # noqa: F401
+from bert_conformance import profiles
+from bert_conformance.mutants import CORPUS, MutantError, verify
+from bert_conformance.mutants._base import Mutant, set_attribute
+from bert_conformance.mutants.attention import attention_layers
+from bert_conformance.mutants.probe import Probe
+from bert_conformance.mutants.selection import all_clause_paths, clause_paths
+
+pytest_plugins = ["pytester"]
+
+ROOT = Path(__file__).resolve().parent.parent
+NO_SHRINK = ("explicit", "reuse", "generate")
+
+
+def _load_tool(name: str) -> Any:
+    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+TRACEABILITY = _load_tool("traceability")
+
+
+@pytest.fixture(scope="session")
+def collected_test_ids() -> list[str]:
+    """Every clause test id, from ``pytest --collect-only`` (no model runs)."""
+    return TRACEABILITY.collect_test_ids()
+
+
+def run_suite(pytester: Any, monkeypatch: Any, impl: str, paths: list[Path], *args: str) -> tuple[Any, dict]:
+    """Run clause modules against ``impl`` in-process; returns (result, the --bert-report JSON)."""
+    from hypothesis import Phase
+
+    phases = tuple(getattr(Phase, name) for name in NO_SHRINK)
+    monkeypatch.setitem(profiles.PROFILES, "ci", {**profiles.PROFILES["ci"], "phases": phases})
+    report = pytester.path / "report.json"
+    result = pytester.runpytest(
+        *map(str, paths), "--bert-impl", impl, "--bert-profile", "ci", "--bert-report", str(report),
+        "-p", "no:cacheprovider", "-p", "no:xdist", *args,
+    )
+    assert report.is_file(), f"{impl}: no report written (exit {result.ret}):\n" + result.stdout.str()[-3000:]
+    return result, json.loads(report.read_text())
+
+
+@pytest.mark.parametrize("path", all_clause_paths(), ids=lambda path: path.stem)
+def test_reference_passes_every_clause(path, pytester, monkeypatch):
+    """One module per test (xdist spreads them); together, one run of the whole suite."""
+    result, data = run_suite(pytester, monkeypatch, "reference", [path])
+    bad = {test_id: r["status"] for test_id, r in data["clauses"].items() if r["status"] not in ("pass", "skipped-env")}
+    assert not bad, f"the reference does not pass {len(bad)} clause(s) of {path.name}: {bad}"
+    assert data["clauses"] and result.ret == 0, result.stdout.str()[-3000:]
+
+
+def test_every_named_test_id_exists(collected_test_ids):
+    """A typo in kills or hides_in would select nothing; the kill check would then report 'not run'."""
+    named = {test_id: port.id for port in CORPUS.values() for test_id in (*port.kills, *port.hides_in)}
+    unknown = {test_id: port for test_id, port in named.items() if test_id not in collected_test_ids}
+    assert not unknown, f"known-bad ports name test ids the clause modules do not have: {unknown}"
+
+
+class _Renamed(Mutant):
+    id, description, probe = "test.renamed", "patches an attribute the reference does not have", Probe()
+
+    def mutate(self, module: Any, config: dict) -> None:
+        set_attribute(module.embeddings, "layer_norm", None)
+
+
+class _Equivalent(Mutant):
+    id, description, probe = "test.equivalent", "sets the attention scaling to what it already is", Probe()
+
+    def mutate(self, module: Any, config: dict) -> None:
+        for layer in attention_layers(module):
+            set_attribute(layer, "scaling", layer.attention_head_size**-0.5)
+
+
+class _Crashes(Mutant):
+    id, description, probe = "test.crashes", "breaks the feed-forward by accident", Probe()
+
+    def mutate(self, module: Any, config: dict) -> None:
+        set_attribute(module.encoder.layer[0], "feed_forward", None)
+
+
+@pytest.mark.parametrize(("port", "message"), [
+    (_Renamed, r"anchor BertEmbeddings.layer_norm not found"),
+    (_Equivalent, r"equivalent to the reference on its probe"),
+    (_Crashes, r"raised TypeError on its probe"),
+])
+def test_a_bad_port_that_no_longer_applies_is_an_error(port, message):
+    with pytest.raises(MutantError, match=message):
+        verify(port)
+
+
+@pytest.fixture
+def verified(request) -> type:
+    """The port, verified before it runs: a stale anchor or an equivalent patch is an ERROR at setup."""
+    port = CORPUS[request.param]
+    verify(port)
+    return port
+
+
+@pytest.mark.parametrize("verified", list(CORPUS), indirect=True)
+def test_known_bad_port_is_killed(verified, pytester, monkeypatch):
+    port, started = verified, time.perf_counter()
+    named = (*port.kills, *port.hides_in)
+    result, data = run_suite(
+        pytester, monkeypatch, f"bert_conformance.mutants:{port.id}", clause_paths(named), "-k", " or ".join(named),
+    )
+    found = {test_id: data["clauses"].get(test_id, {}).get("status", "not run") for test_id in named}
+    _keep(port.id, found, time.perf_counter() - started)
+    survived = {t: found[t] for t in port.kills if found[t] != "fail"}
+    assert not survived, f"{port.id} ({port.description}) survives {survived}; killed by: " + (
+        ", ".join(t for t in port.kills if found[t] == "fail") or "nothing")
+    noticed = {t: found[t] for t in port.hides_in if found[t] != "pass"}
+    assert not noticed, (
+        f"{port.id} is expected to pass {list(port.hides_in)} but got {noticed}: "
+        + ("the gap is closed, move these to kills and drop `gap`" if port.gap else "update hides_in")
+    )
+
+
+def _keep(port_id: str, found: dict[str, str], seconds: float) -> None:
+    folder = os.environ.get("BERT_MUTANTS_RESULTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        text = json.dumps({"id": port_id, "statuses": found, "seconds": round(seconds, 2)}, indent=1)
+        tmp = Path(folder) / f".{port_id}.json.tmp"
+        tmp.write_text(text + "\n")
+        tmp.replace(Path(folder) / f"{port_id}.json")
+
+
+def test_traceability_table_is_up_to_date(collected_test_ids):
+    expected = TRACEABILITY.render(CORPUS, collected_test_ids, TRACEABILITY.spec_clause_ids())
+    path = ROOT / "docs" / "traceability.md"
+    assert path.is_file() and path.read_text(encoding="utf-8") == expected, (
+        f"{path} is stale (the corpus, the clause modules or the spec changed): run python tools/traceability.py"
+    )
