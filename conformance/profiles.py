@@ -12,8 +12,12 @@ from __future__ import annotations
 
 import os
 
+# ``ci`` stops at the first failing example: no shrinking and no "explain" phase (which traces every line
+# with sys.settrace and can take minutes per failing clause); the failing example is printed as found.
+CI_PHASES = ("explicit", "reuse", "generate")
+
 PROFILES: dict[str, dict] = {
-    "ci": {"derandomize": True, "max_examples": 10, "database": None},
+    "ci": {"derandomize": True, "max_examples": 10, "database": None, "phases": CI_PHASES},
     "dev": {"max_examples": 30},
     "thorough": {"max_examples": 300},
 }
@@ -23,8 +27,12 @@ DEFAULT = "ci"
 def register() -> None:
     from hypothesis import HealthCheck, settings  # lazy: only runs with clauses import hypothesis
 
+    from hypothesis import Phase
+
     common = {"deadline": None, "print_blob": True, "suppress_health_check": [HealthCheck.too_slow]}
     for name, values in PROFILES.items():
+        if "phases" in values:
+            values = {**values, "phases": [Phase[p] if isinstance(p, str) else p for p in values["phases"]]}
         settings.register_profile(name, **common, **values)
 
 

@@ -14,14 +14,18 @@ from __future__ import annotations
 from bert_conformance.mutants import (
     attention,
     cache,
+    config,
     data,
     decoder,
     dtype,
     embeddings,
     gradients,
+    head_layers,
     heads,
     labels,
     layer,
+    numerics,
+    parameters,
     properties,
     tokenizer,
     weights,
@@ -30,8 +34,8 @@ from bert_conformance.mutants._base import BadPort, MutantError
 from bert_conformance.mutants.probe import verify
 
 # Model internals first (patches of the loaded module), then the areas whose bugs sit at the adapter boundary.
-AREAS = (embeddings, attention, layer, heads, weights, cache, dtype,
-         labels, properties, decoder, gradients, tokenizer, data)
+AREAS = (embeddings, attention, layer, head_layers, weights, cache, dtype,
+         config, heads, parameters, numerics, labels, properties, decoder, gradients, tokenizer, data)
 CORPUS: dict[str, type[BadPort]] = {port.id: port for area in AREAS for port in area.MUTANTS}
 
 

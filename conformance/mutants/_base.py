@@ -10,7 +10,9 @@ Two kinds of known-bad port, both subclasses of the reference port (``bert_confo
   signature changed raises :class:`MutantError` instead of silently patching nothing.
 
 Each port has ``id`` (``<area>.<name>``), a one-line ``description`` and ``kills``: the test ids (``<clause id>``
-or ``<clause id>-<variant>``) that must fail against it. :func:`register` fills in the ids of an area.
+or ``<clause id>-<variant>``) that must all fail against it; optionally ``hides_in`` (test ids it passes: where
+the bug hides), ``probe`` (see ``probe.py``) and, for a known survivor that kills nothing yet, ``gap``.
+:func:`register` fills in the ids of an area and checks this data.
 """
 
 from __future__ import annotations

@@ -133,7 +133,8 @@ class HeadsTransposed(Mutant):
 
 class SoftmaxOverQueries(Mutant):
     description = "attention probabilities normalised over the query axis (softmax dim -2) instead of the keys"
-    kills = ("core.forward.last_hidden_state", "numerics.float64.BertModel", "golden.model.tiny-float64")
+    kills = ("core.forward.last_hidden_state", "numerics.float64.BertModel", "golden.model.tiny-float64",
+             "heads.common.attentions")
     probe = Probe()
 
     def mutate(self, module: Any, config: dict) -> None:
@@ -163,7 +164,8 @@ def _softmax_over_queries(layer: Any) -> Any:
 
 class CausalOffByOne(Mutant):
     description = "the decoder's causal mask is off by one: each position also attends to the next token"
-    kills = ("decoder.causal-BertModel", "decoder.causal-BertLMHeadModel", "golden.lm_head.cache_steps-float64")
+    kills = ("decoder.causal-BertModel", "decoder.causal-BertLMHeadModel",
+             "golden.lm_head.cache_steps-float64", "config.behaviour.is_decoder.causal")
     probe = Probe(config=DECODER)
 
     def mutate(self, module: Any, config: dict) -> None:
@@ -191,7 +193,8 @@ class CausalOffByOne(Mutant):
 
 class CrossAttentionUsesSelfKeys(Mutant):
     description = "cross-attention takes its keys/values from the decoder's hidden states, not the encoder's"
-    kills = ("golden.lm_head.cross_attention-float64", "decoder.cross_attention.mask-BertLMHeadModel")
+    kills = ("golden.lm_head.cross_attention-float64", "decoder.cross_attention.mask-BertLMHeadModel",
+             "config.behaviour.add_cross_attention.layers")
     probe = Probe(head="BertLMHeadModel", config={**DECODER, "add_cross_attention": True}, encoder=True)
 
     def mutate(self, module: Any, config: dict) -> None:

@@ -69,7 +69,7 @@ class ConcatWrongAxis(Mutant):
 class ConcatNewFirst(Mutant):
     description = "cached keys/values concatenated new-before-past on the sequence axis"
     kills = ("decoder.cache.equivalence-BertModel", "decoder.cache.equivalence-BertLMHeadModel",
-             "golden.lm_head.cache_steps-float64")
+             "golden.lm_head.cache_steps-float64", "heads.omitted.new_cache")
     probe = Probe(config=DECODER, steps=2)
 
     def mutate(self, module: Any, config: dict) -> None:

@@ -27,8 +27,8 @@ EMBEDDINGS_FORWARD = ("input_ids", "token_type_ids", "position_ids", "inputs_emb
 
 class TokenTypesIgnored(Mutant):
     description = "token_type_ids are ignored: every token gets the type-0 embedding"
-    kills = ("core.forward.last_hidden_state", "numerics.float64.BertModel", "golden.model.type_vocab_4-float64",
-             "golden.model.small-float64")
+    kills = ("core.forward.last_hidden_state", "numerics.float64.BertModel",
+             "golden.model.type_vocab_4-float64", "golden.model.small-float64", "heads.common.embeddings")
     probe = Probe()
 
     def mutate(self, module: Any, config: dict) -> None:
@@ -40,7 +40,8 @@ class TokenTypesIgnored(Mutant):
 
 class LayerNormSkipped(Mutant):
     description = "the embeddings skip their LayerNorm: word + position + token type go straight to layer 0"
-    kills = ("core.forward.last_hidden_state", "numerics.float64.BertModel", "golden.model.tiny-float64")
+    kills = ("core.forward.last_hidden_state", "numerics.float64.BertModel", "golden.model.tiny-float64",
+             "heads.common.embeddings")
     probe = Probe()
 
     def mutate(self, module: Any, config: dict) -> None:

@@ -1,107 +1,151 @@
-"""Pooler and head bugs: the pooled output, the masked-LM transform, QA's start/end order, ignore_index.
-
-(Loss and label conventions of every head are in ``labels``; next-sentence meaning, multiple-choice
-reshape order, QA clamping, problem_type inference and the LM shifts among them.)
-"""
+"""Known-bad ports for conformance/clauses/test_heads.py: the reference with ONE realistic bug each, at the
+boundary (arguments, outputs)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
-from bert_conformance.mutants._base import (
-    BadPort,
-    Model,
-    Mutant,
-    MutantError,
-    anchor,
-    instances,
-    register,
-    resolver,
-    set_attribute,
-    with_loss,
-)
-from bert_conformance.mutants.probe import Probe
-from bert_reference import heads as ref_heads
-from bert_reference import model as ref_model
-
-TOKEN_HEADS = ("BertForMaskedLM", "BertForTokenClassification")
+from bert_conformance.mutants._base import BadPort, Model, entries, register, resolver
 
 
-class PoolerNoTanh(Mutant):
-    description = "the pooler drops its tanh: pooled = W h[:, 0] + b"
-    kills = ("core.forward.pooler_output", "numerics.float64.BertModel", "golden.model.tiny-float64")
-    probe = Probe()
-
-    def mutate(self, module: Any, config: dict) -> None:
-        for pooler in instances(module, anchor(ref_model, "BertPooler")):
-            set_attribute(pooler, "activation", torch.nn.Identity())
-
-
-class PoolerMeanOfTokens(Mutant):
-    description = "the pooler averages every position (sentence-embedding style) instead of taking [CLS]"
-    kills = ("core.forward.pooler_output", "numerics.float64.BertModel", "golden.model.tiny-float64")
-    probe = Probe()
-
-    def mutate(self, module: Any, config: dict) -> None:
-        for pooler in instances(module, anchor(ref_model, "BertPooler")):
-            dense, activation = anchor(pooler, "dense"), anchor(pooler, "activation")
-            anchor(pooler, "forward", params=("hidden_states",))
-            set_attribute(pooler, "forward", lambda hidden_states, d=dense, a=activation: a(d(hidden_states.mean(1))))
-
-
-class MlmTransformSkipped(Mutant):
-    description = "the masked-LM head skips its transform (dense, activation, LayerNorm) before the decoder"
-    kills = ("numerics.float64.BertForMaskedLM", "golden.masked_lm.labels-float64")
-    probe = Probe(head="BertForMaskedLM")
-
-    def mutate(self, module: Any, config: dict) -> None:
-        for head in instances(module, anchor(ref_heads, "BertLMPredictionHead")):
-            set_attribute(head, "transform", torch.nn.Identity())
-
-
-class QaStartEndSwapped(Mutant):
-    description = "question answering splits qa_outputs as (end, start) instead of (start, end)"
-    kills = ("numerics.float64.BertForQuestionAnswering", "golden.question_answering.positions-float64")
-    probe = Probe(head="BertForQuestionAnswering")
-
-    def mutate(self, module: Any, config: dict) -> None:
-        if type(module).__name__ != "BertForQuestionAnswering":
-            return
-        linear = anchor(module, "qa_outputs")
-        if linear.out_features != 2:
-            raise MutantError(f"qa_outputs has {linear.out_features} outputs, expected 2")
-        with torch.no_grad():  # the same as unpacking the two logit columns the wrong way round
-            linear.weight.copy_(linear.weight.flip(0))
-            linear.bias.copy_(linear.bias.flip(0))
-
-
-class IgnoreIndexMinusOne(BadPort):
-    description = "token-level losses use ignore_index -1 (pytorch-pretrained-bert's convention), not -100"
-    kills = ("labels.ignore_index-BertForMaskedLM", "labels.ignore_index-BertForTokenClassification",
-             "golden.masked_lm.labels-float64")
-    probe = Probe(head="BertForMaskedLM", labels=True)
-    probe_raises = True  # torch's cross_entropy rejects the label -100 it no longer ignores
+class AlphabeticalOutputs(BadPort):
+    description = "the output dict is built in sorted key order instead of the HF dataclass field order"
+    kills = ("heads.BertModel.outputs.order", "heads.BertModel.outputs.tuple", "heads.BertForMaskedLM.outputs.order",
+             "heads.BertForMaskedLM.outputs.tuple")
 
     def forward(self, model: Model, inputs: dict, options: dict) -> dict[str, Any]:
-        if model.head not in TOKEN_HEADS or "labels" not in inputs:
-            return model.inner.forward(inputs, **options)
-        labels = torch.from_numpy(np.asarray(inputs.pop("labels"))).reshape(-1)
+        return dict(sorted(model.inner.forward(inputs, **options).items()))
+
+
+class HiddenStatesWithoutEmbeddings(BadPort):
+    description = "hidden_states holds only the layer outputs: the embedding output (entry 0) is missing"
+    kills = ("heads.BertModel.outputs.hidden_states", "heads.common.hidden_states", "heads.common.embeddings",
+             "heads.kwargs.output_hidden_states")
+
+    def forward(self, model: Model, inputs: dict, options: dict) -> dict[str, Any]:
         outputs = model.inner.forward(inputs, **options)
-        logits = torch.from_numpy(np.asarray(outputs["logits"], dtype=np.float64))
-        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels, ignore_index=-1)
-        return with_loss(outputs, float(loss), outputs["logits"])
+        if outputs.get("hidden_states") is not None:
+            outputs["hidden_states"] = outputs["hidden_states"][1:]
+        return outputs
+
+
+class PoolerLastToken(BadPort):
+    description = "the pooler reads the last position (as in causal-LM poolers), not the first"
+    kills = ("heads.common.pooler_first_token", "heads.BertModel.outputs.pooler_output")
+
+    def forward(self, model: Model, inputs: dict, options: dict) -> dict[str, Any]:
+        outputs = model.inner.forward(inputs, **options)
+        if model.head == "BertModel" and outputs.get("pooler_output") is not None:
+            weight, bias = model.state_dict["pooler.dense.weight"], model.state_dict["pooler.dense.bias"]
+            last = outputs["last_hidden_state"][:, -1].astype(np.float64)
+            pooled = np.tanh(last @ np.asarray(weight, np.float64).T + bias)
+            outputs["pooler_output"] = pooled.astype(outputs["pooler_output"].dtype)
+        return outputs
+
+
+class IdsWinOverEmbeds(BadPort):
+    description = "input_ids and inputs_embeds together are accepted (the embeddings are silently ignored)"
+    kills = ("heads.common.input_exclusive", "heads.omitted.exactly_one_of_ids_embeds")
+
+    def forward(self, model: Model, inputs: dict, options: dict) -> dict[str, Any]:
+        if "input_ids" in inputs:
+            inputs.pop("inputs_embeds", None)
+        return model.inner.forward(inputs, **options)
+
+
+class ScaledInputsEmbeds(BadPort):
+    description = "inputs_embeds are multiplied by sqrt(hidden_size), as some encoders scale their embeddings"
+    kills = ("heads.common.inputs_embeds_equivalence", "heads.BertModel.signature")
+
+    def forward(self, model: Model, inputs: dict, options: dict) -> dict[str, Any]:
+        if "inputs_embeds" in inputs:
+            inputs["inputs_embeds"] = inputs["inputs_embeds"] * np.sqrt(inputs["inputs_embeds"].shape[-1])
+        return model.inner.forward(inputs, **options)
+
+
+class QALossFromOnePosition(BadPort):
+    description = "QA computes a loss from start_positions alone (using them as end positions too)"
+    kills = ("heads.BertForQuestionAnswering.outputs.loss",)
+
+    def forward(self, model: Model, inputs: dict, options: dict) -> dict[str, Any]:
+        if "start_positions" in inputs and "end_positions" not in inputs:
+            inputs["end_positions"] = inputs["start_positions"]
+        return model.inner.forward(inputs, **options)
+
+
+class CacheNotReturned(BadPort):
+    description = "the key/value cache is used but never returned to the caller"
+    kills = ("heads.BertModel.outputs.cache", "heads.BertLMHeadModel.outputs.cache", "heads.BertLMHeadModel.outputs.tuple",
+             "heads.omitted.new_cache")
+
+    def forward(self, model: Model, inputs: dict, options: dict) -> dict[str, Any]:
+        outputs = model.inner.forward(inputs, **options)
+        outputs.pop("cache", None)
+        return outputs
+
+
+class PositionsClipped(BadPort):
+    description = "sequences longer than max_position_embeddings reuse the last position instead of failing"
+    kills = ("heads.common.max_positions",)
+
+    def forward(self, model: Model, inputs: dict, options: dict) -> dict[str, Any]:
+        ids = inputs.get("input_ids")
+        limit = model.config["max_position_embeddings"]
+        if ids is not None and "position_ids" not in inputs and ids.shape[-1] > limit:
+            inputs["position_ids"] = np.minimum(np.arange(ids.shape[-1]), limit - 1)[None].repeat(len(ids), 0)
+        return model.inner.forward(inputs, **options)
+
+
+class TokenTypesClipped(BadPort):
+    description = "token_type_ids outside [0, type_vocab_size) are clipped instead of rejected"
+    kills = ("heads.common.token_type_out_of_range",)
+
+    def forward(self, model: Model, inputs: dict, options: dict) -> dict[str, Any]:
+        if "token_type_ids" in inputs:
+            inputs["token_type_ids"] = np.clip(inputs["token_type_ids"], 0, model.config["type_vocab_size"] - 1)
+        return model.inner.forward(inputs, **options)
+
+
+class BoolMask4dInverted(BadPort):
+    description = "a boolean 4-D attention_mask is read as True = masked (the PyTorch key_padding_mask convention)"
+    kills = ("heads.common.attention_mask_4d",)
+
+    def forward(self, model: Model, inputs: dict, options: dict) -> dict[str, Any]:
+        mask = inputs.get("attention_mask")
+        if mask is not None and mask.ndim == 4 and mask.dtype == bool:
+            inputs["attention_mask"] = ~mask
+            inputs["attention_mask"][..., 0] = True  # keep one key per row (avoids fully masked rows)
+        return model.inner.forward(inputs, **options)
+
+
+class AttentionsHeadsLast(BadPort):
+    description = "attention probabilities come back as [batch, query, heads, key] instead of [batch, heads, query, key]"
+    kills = ("heads.common.attentions", "heads.BertModel.outputs.attentions", "heads.kwargs.output_attentions")
+
+    def forward(self, model: Model, inputs: dict, options: dict) -> dict[str, Any]:
+        outputs = model.inner.forward(inputs, **options)
+        if outputs.get("attentions"):
+            outputs["attentions"] = [np.ascontiguousarray(a.transpose(0, 2, 1, 3)) for a in outputs["attentions"]]
+        return outputs
+
+
+class CrossAttentionOnZeros(BadPort):
+    description = "without encoder_hidden_states a cross-attention decoder attends to a zero encoder state"
+    kills = ("heads.omitted.no_cross_attention",)
+
+    def forward(self, model: Model, inputs: dict, options: dict) -> dict[str, Any]:
+        ids = inputs.get("input_ids")
+        if model.config.get("add_cross_attention") and "encoder_hidden_states" not in inputs and ids is not None:
+            inputs["encoder_hidden_states"] = np.zeros((len(ids), 1, model.config["hidden_size"]))
+        return model.inner.forward(inputs, **options)
 
 
 MUTANTS = register(
-    "heads",
-    PoolerNoTanh,
-    PoolerMeanOfTokens,
-    MlmTransformSkipped,
-    QaStartEndSwapped,
-    IgnoreIndexMinusOne,
+    "heads", AlphabeticalOutputs, HiddenStatesWithoutEmbeddings, PoolerLastToken, IdsWinOverEmbeds,
+    ScaledInputsEmbeds, QALossFromOnePosition, CacheNotReturned, PositionsClipped, TokenTypesClipped,
+    BoolMask4dInverted, AttentionsHeadsLast, CrossAttentionOnZeros,
 )
+PORTS = entries("heads", *MUTANTS)
 __getattr__ = resolver(MUTANTS)

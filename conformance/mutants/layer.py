@@ -47,7 +47,8 @@ def set_activation(module: Any, act: Any) -> None:
 class LayerNormEps1e5(Mutant):
     id = "layer.layer_norm_eps_1e-5"
     description = "every LayerNorm uses eps 1e-5 (PyTorch's default) instead of config.layer_norm_eps"
-    kills = ("numerics.float64.BertModel", "golden.model.tiny-float64", "golden.model.layer_norm_eps-float64")
+    kills = ("numerics.float64.BertModel", "golden.model.tiny-float64", "golden.model.layer_norm_eps-float64",
+             "heads.common.embeddings", "config.default.layer_norm_eps")
     probe = Probe()
 
     def mutate(self, module: Any, config: dict) -> None:
@@ -69,7 +70,7 @@ class LayerNormEps1e7(Mutant):
 
 class LayerNormEpsIgnored(Mutant):
     description = "config.layer_norm_eps is ignored: LayerNorm always uses BERT's default 1e-12"
-    kills = ("numerics.float64.BertModel", "golden.model.layer_norm_eps-float64")
+    kills = ("numerics.float64.BertModel", "golden.model.layer_norm_eps-float64", "heads.common.embeddings")
     probe = Probe(config={"layer_norm_eps": 1e-3})
 
     def mutate(self, module: Any, config: dict) -> None:
@@ -108,7 +109,7 @@ def _gelu_polynomial(x: torch.Tensor) -> torch.Tensor:
 class GeluTanh(Mutant):
     description = 'hidden_act "gelu" computed with the tanh approximation (that is "gelu_new")'
     kills = ("core.forward.last_hidden_state", "numerics.float64.BertModel", "golden.model.tiny-float64",
-             "golden.masked_lm.act.gelu-float64")
+             "golden.masked_lm.act.gelu-float64", "config.hidden_act.gelu")
     probe = Probe()
 
     def mutate(self, module: Any, config: dict) -> None:
@@ -118,7 +119,8 @@ class GeluTanh(Mutant):
 
 class GeluPolynomial(Mutant):
     description = 'hidden_act "gelu" with erf from a 1.5e-7 polynomial: invisible in float32, not in float64'
-    kills = ("numerics.float64.BertModel", "golden.model.tiny-float64", "golden.masked_lm.act.gelu-float64")
+    kills = ("numerics.float64.BertModel", "golden.model.tiny-float64", "golden.masked_lm.act.gelu-float64",
+             "config.hidden_act.gelu")
     hides_in = ("core.forward.last_hidden_state", "numerics.float32.BertModel", "golden.model.tiny-float32")
     probe = Probe()
 
@@ -129,7 +131,9 @@ class GeluPolynomial(Mutant):
 
 class HiddenActIgnored(Mutant):
     description = "config.hidden_act is ignored: every model uses the exact GELU"
-    kills = ("numerics.float64.BertModel", "golden.masked_lm.act.relu-float64", "golden.masked_lm.act.tanh-float64")
+    kills = ("numerics.float64.BertModel", "golden.masked_lm.act.relu-float64",
+             "golden.masked_lm.act.tanh-float64", "config.hidden_act.relu", "config.hidden_act.tanh",
+             "config.hidden_act.silu")
     probe = Probe(config={"hidden_act": "relu"})
 
     def mutate(self, module: Any, config: dict) -> None:
@@ -138,7 +142,8 @@ class HiddenActIgnored(Mutant):
 
 class FfnResidualDropped(Mutant):
     description = "the feed-forward block drops its residual: LayerNorm(W2 act(W1 a)) instead of LayerNorm(... + a)"
-    kills = ("core.forward.last_hidden_state", "numerics.float64.BertModel", "golden.model.tiny-float64")
+    kills = ("core.forward.last_hidden_state", "numerics.float64.BertModel", "golden.model.tiny-float64",
+             "config.behaviour.chunk_size_feed_forward.equivalent")
     probe = Probe()
 
     def mutate(self, module: Any, config: dict) -> None:

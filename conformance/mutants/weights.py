@@ -24,7 +24,8 @@ LAYER_NORM_PARAMETER = re.compile(r"LayerNorm\.(weight|bias|gamma|beta)$")
 class DecoderWeightUntied(Mutant):
     description = "the masked-LM decoder keeps its own freshly initialised weight instead of the word embeddings"
     kills = ("numerics.float64.BertForMaskedLM", "golden.masked_lm.labels-float64",
-             "properties.weight_tying-BertForMaskedLM")
+             "properties.weight_tying-BertForMaskedLM", "config.behaviour.tie_word_embeddings.decoder_bias",
+             "parameters.saved.tied_load_symmetric")
     probe = Probe(head="BertForMaskedLM")
 
     def mutate(self, module: Any, config: dict) -> None:
@@ -39,7 +40,8 @@ class DecoderWeightUntied(Mutant):
 
 class LayerNormNamesNonStrict(BadPort):
     description = "LayerNorm parameters named gamma/beta in the port, file loaded with strict=False: 1 and 0 stay"
-    kills = ("core.forward.last_hidden_state", "numerics.float64.BertModel", "golden.model.tiny-float64")
+    kills = ("core.forward.last_hidden_state", "numerics.float64.BertModel", "golden.model.tiny-float64",
+             "parameters.legacy.layernorm_gamma_beta")
     probe = Probe()
 
     def load(self, head: str, config: dict, state_dict: dict, *, dtype: str, device: str = "cpu",
