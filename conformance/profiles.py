@@ -25,9 +25,7 @@ DEFAULT = "ci"
 
 
 def register() -> None:
-    from hypothesis import HealthCheck, settings  # lazy: only runs with clauses import hypothesis
-
-    from hypothesis import Phase
+    from hypothesis import HealthCheck, Phase, settings  # lazy: only runs with clauses import hypothesis
 
     common = {"deadline": None, "print_blob": True, "suppress_health_check": [HealthCheck.too_slow]}
     for name, values in PROFILES.items():
