@@ -10,7 +10,7 @@
 - docs/traceability.md is what tools/traceability.py generates from the corpus.
 
 One test per port, so ``pytest -n 2 tests/test_mutants.py`` spreads them. Runs are in-process (pytester) with
-the ``ci`` hypothesis profile minus its shrink phase: a failing clause stops at its first falsifying example.
+the ``ci`` hypothesis profile, which does not shrink: a failing clause stops at its first falsifying example.
 Set ``BERT_MUTANTS_RESULTS=DIR`` to keep each port's observed statuses as ``DIR/<id>.json``
 (``python tools/traceability.py --results DIR`` then reports them).
 """
@@ -43,7 +43,6 @@ from bert_conformance.spec import load_spec
 pytest_plugins = ["pytester"]
 
 ROOT = Path(__file__).resolve().parent.parent
-NO_SHRINK = ("explicit", "reuse", "generate")
 
 
 def _load_tool(name: str) -> Any:
@@ -62,12 +61,9 @@ def collected_test_ids() -> list[str]:
     return TRACEABILITY.collect_test_ids()
 
 
-def run_suite(pytester: Any, monkeypatch: Any, impl: str, paths: list[Path], *args: str) -> tuple[Any, dict]:
+def run_suite(pytester: Any, impl: str, paths: list[Path], *args: str) -> tuple[Any, dict]:
     """Run clause modules against ``impl`` in-process; returns (result, the --bert-report JSON)."""
-    from hypothesis import Phase
-
-    phases = tuple(getattr(Phase, name) for name in NO_SHRINK)
-    monkeypatch.setitem(profiles.PROFILES, "ci", {**profiles.PROFILES["ci"], "phases": phases})
+    assert "shrink" not in profiles.PROFILES["ci"].get("phases", ("shrink",)), "the ci profile shrinks failing examples: each killed port would take minutes"
     report = pytester.path / "report.json"
     result = pytester.runpytest(
         *map(str, paths), "--bert-impl", impl, "--bert-profile", "ci", "--bert-report", str(report),
@@ -78,9 +74,9 @@ def run_suite(pytester: Any, monkeypatch: Any, impl: str, paths: list[Path], *ar
 
 
 @pytest.mark.parametrize("path", all_clause_paths(), ids=lambda path: path.stem)
-def test_reference_passes_every_clause(path, pytester, monkeypatch):
+def test_reference_passes_every_clause(path, pytester):
     """One module per test (xdist spreads them); together, one run of the whole suite."""
-    result, data = run_suite(pytester, monkeypatch, "reference", [path])
+    result, data = run_suite(pytester, "reference", [path])
     optional = {a.id for a in load_spec().config.activations if not a.required}  # the reference refuses them
     bad = {test_id: r["status"] for test_id, r in data["clauses"].items()
            if r["status"] not in ("pass", "skipped-env") and not (r["status"] == "not-claimed" and test_id in optional)}
@@ -136,11 +132,11 @@ def verified(request) -> type:
 
 
 @pytest.mark.parametrize("verified", list(CORPUS), indirect=True)
-def test_known_bad_port_is_killed(verified, pytester, monkeypatch):
+def test_known_bad_port_is_killed(verified, pytester):
     port, started = verified, time.perf_counter()
     named = (*port.kills, *port.hides_in)
     result, data = run_suite(
-        pytester, monkeypatch, f"bert_conformance.mutants:{port.id}", clause_paths(named), "-k", " or ".join(named),
+        pytester, f"bert_conformance.mutants:{port.id}", clause_paths(named), "-k", " or ".join(named),
     )
     found = {test_id: data["clauses"].get(test_id, {}).get("status", "not run") for test_id in named}
     _keep(port.id, found, time.perf_counter() - started)
