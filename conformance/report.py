@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+NEEDS_LIVE_ORACLE = "needs the live oracle"  # starts the skip message of clauses --bert-oracle golden cannot answer
 STATUSES = ("pass", "fail", "xfail", "not-claimed", "skipped-env")
 NOT_CLAIMED = "not claimed:"
 _RANK = {"not-claimed": 0, "skipped-env": 1, "pass": 2, "xfail": 3, "fail": 4}  # worst status wins

@@ -308,6 +308,12 @@ class ConformanceSession:
         counts = self.results.counts()
         lines = self.header_lines()
         lines.append("clauses: " + ", ".join(f"{counts[s]} {s}" for s in rep.STATUSES))
+        live = sum(1 for r in self.results.clauses.values() if r.status == "skipped-env" and rep.NEEDS_LIVE_ORACLE in r.message)
+        if live:
+            lines.append(
+                f"{live} skipped-env clause(s) {rep.NEEDS_LIVE_ORACLE}: the golden oracle answers golden cases only; "
+                "run with --bert-oracle reference (needs torch) to check them"
+            )
         for pattern in self.stale():
             consequence = (
                 "fails the run (--bert-strict)" if self.strict else "use --bert-strict to fail on it"

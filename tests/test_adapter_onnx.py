@@ -39,9 +39,8 @@ def test_demo(clause, load_case, make_inputs):
 """
 
 
-@pytest.mark.xfail(strict=False, reason="known issue, see the issue 4 closing note: in the CI run (wheel install, pytest-xdist worker) pytester could not parse the inner run's terminal summary; passes in a development install")
 def test_onnx_port_passes_core_and_reports_the_rest_not_claimed(pytester):
-    pytester.makeconftest('pytest_plugins = ["bert_conformance.clauses.conftest"]')
+    pytester.makeconftest('pytest_plugins = ["bert_conformance.fixtures"]')
     pytester.makepyfile(test_demo=DEMO)
     report = pytester.path / "onnx.json"
     # A subprocess: the export imports torch internals lazily, which an in-process pytester run would unload.

@@ -1,11 +1,10 @@
-"""conformance/clauses/test_config.py can fail: each known-bad port in tests/bad_ports/config.py fails the clauses it
-targets, the reference passes every clause (in float64 and, not claiming float64, in float32), and every
-spec/config.yaml clause is either tested or listed in NOT_TESTED."""
+"""conformance/clauses/test_config.py: the reference passes every clause (in float64 and, not claiming float64, in
+float32), and every spec/config.yaml clause is either tested or listed in NOT_TESTED. (That each known-bad port
+of ``bert_conformance.mutants.config`` fails the clauses it breaks is tests/test_mutants.py.)"""
 
 from __future__ import annotations
 
 import pytest
-from bad_ports import config as bad
 from bad_ports._common import run_module, statuses
 
 import bert_conformance.adapters.reference  # noqa: F401 - keep it in pytester's module snapshot
@@ -31,12 +30,3 @@ def test_correct_ports_pass_every_clause(pytester, monkeypatch, impl):
     optional = {a.id for a in load_spec().config.activations if not a.required}
     assert {c for c, status in found.items() if status != "pass"} <= optional  # refused: not claimed
     assert {r["clause"] for r in data["clauses"].values()} == module.TESTED
-
-
-@pytest.mark.parametrize("entry", bad.PORTS, ids=[e["id"] for e in bad.PORTS])
-def test_bad_port_fails_the_clauses_it_breaks(pytester, monkeypatch, entry):
-    assert entry["description"] and entry["kills"]
-    result, data = run_module(pytester, monkeypatch, "test_config", f"bad_ports.config:{entry['port']}",
-                              "-k", " or ".join(entry["kills"]))
-    found = statuses(data)
-    assert {test_id: found.get(test_id) for test_id in entry["kills"]} == dict.fromkeys(entry["kills"], "fail")

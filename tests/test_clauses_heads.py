@@ -1,11 +1,10 @@
-"""conformance/clauses/test_heads.py can fail: each known-bad port in tests/bad_ports/heads.py fails the clauses it
-targets, the reference passes every clause (in float64 and, not claiming float64, in float32), and every
-spec/heads.yaml clause is either tested or listed in NOT_TESTED."""
+"""conformance/clauses/test_heads.py: the reference passes every clause (in float64 and, not claiming float64, in
+float32), and every spec/heads.yaml clause is either tested or listed in NOT_TESTED. (That each known-bad port
+of ``bert_conformance.mutants.heads`` fails the clauses it breaks is tests/test_mutants.py.)"""
 
 from __future__ import annotations
 
 import pytest
-from bad_ports import heads as bad
 from bad_ports._common import run_module, statuses
 
 import bert_conformance.adapters.reference  # noqa: F401 - keep it in pytester's module snapshot
@@ -29,12 +28,3 @@ def test_correct_ports_pass_every_clause(pytester, monkeypatch, impl):
     assert result.ret == 0, result.stdout.str()[-3000:]
     assert set(statuses(data).values()) == {"pass"}
     assert {r["clause"] for r in data["clauses"].values()} == module.TESTED
-
-
-@pytest.mark.parametrize("entry", bad.PORTS, ids=[e["id"] for e in bad.PORTS])
-def test_bad_port_fails_the_clauses_it_breaks(pytester, monkeypatch, entry):
-    assert entry["description"] and entry["kills"]
-    result, data = run_module(pytester, monkeypatch, "test_heads", f"bad_ports.heads:{entry['port']}",
-                              "-k", " or ".join(entry["kills"]))
-    found = statuses(data)
-    assert {test_id: found.get(test_id) for test_id in entry["kills"]} == dict.fromkeys(entry["kills"], "fail")

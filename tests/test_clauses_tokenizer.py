@@ -1,14 +1,13 @@
-"""conformance/clauses/test_tokenizer.py can fail: each known-bad port in tests/bad_ports/tokenizer.py fails
-the clauses it targets, the reference passes every clause, transformers passes all but the HF defects the spec
-documents (tests/expectations/transformers.txt, strict), and every clause of spec/tokenizer.yaml is
-tested, covered by another test, or listed in NOT_TESTED."""
+"""conformance/clauses/test_tokenizer.py: the reference passes every clause, transformers passes all but the HF
+defects the spec documents (tests/expectations/transformers.txt, strict), and every clause of
+spec/tokenizer.yaml is tested, covered by another test, or listed in NOT_TESTED. (That each known-bad port of
+``bert_conformance.mutants.tokenizer`` fails the clauses it breaks is tests/test_mutants.py.)"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from bad_ports import tokenizer as bad
 from bad_ports._common import run_module, statuses
 
 import bert_conformance.adapters.reference  # noqa: F401 - keep it in pytester's module snapshot
@@ -57,22 +56,3 @@ def test_transformers_fails_only_its_documented_defects(pytester, monkeypatch):
     xfailed = {r["clause"] for r in data["clauses"].values() if r["status"] == "xfail"}
     assert xfailed == {e.pattern for e in parse_expectations(EXPECTATIONS)}
     assert set(statuses(data).values()) <= {"pass", "xfail", "skipped-env"}
-
-
-@pytest.mark.parametrize("entry", bad.PORTS, ids=[e["id"] for e in bad.PORTS])
-def test_bad_port_fails_the_clauses_it_breaks(pytester, monkeypatch, entry):
-    assert entry["description"] and entry["kills"]
-    if entry["port"] == "Legacy":
-        pytest.importorskip("transformers", reason="the legacy port is transformers.BertTokenizerLegacy")
-    result, data = run_module(
-        pytester,
-        monkeypatch,
-        "test_tokenizer",
-        f"bad_ports.tokenizer:{entry['port']}",
-        "-k",
-        " or ".join(entry["kills"]),
-    )
-    found = statuses(data)
-    assert {test_id: found.get(test_id) for test_id in entry["kills"]} == dict.fromkeys(
-        entry["kills"], "fail"
-    )

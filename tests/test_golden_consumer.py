@@ -11,6 +11,8 @@ from bert_conformance.adapter import load_implementation
 from bert_conformance.golden import default_dir, load_case
 from bert_conformance.golden_masks import specified_mask
 
+pytest_plugins = ["pytester"]
+
 
 @pytest.fixture(scope="module")
 def reference():
@@ -83,7 +85,7 @@ def test_specified_mask_for_cache_and_choices():
 
 
 def test_golden_oracle_serves_the_fixtures_and_refuses_anything_else():
-    from bert_conformance.golden import GoldenError, GoldenOracle
+    from bert_conformance.golden import GoldenOracle, NoGoldenAnswer
     from bert_conformance.oracle import get_oracle
 
     golden = GoldenOracle()
@@ -94,7 +96,45 @@ def test_golden_oracle_serves_the_fixtures_and_refuses_anything_else():
     assert sorted(served) == sorted(k for k, v in computed.items() if v is not None and not (isinstance(v, list) and not v))
     for i, layer in enumerate(computed["hidden_states"]):
         np.testing.assert_allclose(served["hidden_states"][i], layer, rtol=0, atol=1e-12)
-    with pytest.raises(GoldenError, match="no golden case"):
+    with pytest.raises(NoGoldenAnswer, match=r"needs the live oracle .*no golden case"):
         golden.forward(case.head, case.config, case.state_dict, case.inputs)  # other options
-    with pytest.raises(GoldenError, match="no random weights"):
+    with pytest.raises(NoGoldenAnswer, match="no random weights"):
         golden.random_state_dict("BertModel", case.config, seed=0)
+
+
+# --- --bert-oracle golden: a port checked from committed data alone -----------------------------------------
+
+GOLDEN_ONLY = ("test_core.py", "test_golden.py")
+
+
+def _golden_only_run(pytester, impl: str) -> tuple:
+    import json
+    from pathlib import Path
+
+    import bert_conformance.clauses
+
+    clauses = Path(bert_conformance.clauses.__file__).parent
+    report = pytester.path / "report.json"
+    result = pytester.runpytest_subprocess(
+        *(str(clauses / name) for name in GOLDEN_ONLY), "--bert-impl", impl, "--bert-oracle", "golden",
+        "--bert-report", str(report), "-p", "no:cacheprovider", "-p", "no:xdist",
+    )
+    return result, json.loads(report.read_text())
+
+
+def test_golden_oracle_mode_passes_the_reference_and_skips_what_needs_the_live_oracle(pytester):
+    result, data = _golden_only_run(pytester, "reference")
+    assert result.ret == 0, result.stdout.str()[-3000:]
+    statuses = {test_id: r["status"] for test_id, r in data["clauses"].items()}
+    golden = {t: s for t, s in statuses.items() if t.startswith("golden.")}
+    assert golden and set(golden.values()) <= {"pass", "skipped-env"}
+    assert golden.get("golden.model.tiny-float64") == "pass"
+    live = [r for r in data["clauses"].values() if r["status"] == "skipped-env" and "needs the live oracle" in r["message"]]
+    assert live and all(r["clause"].startswith("core.") for r in live)
+    result.stdout.fnmatch_lines([f"{len(live)} skipped-env clause(s) needs the live oracle: *--bert-oracle reference*"])
+
+
+def test_golden_oracle_mode_still_fails_a_bad_port(pytester):
+    result, data = _golden_only_run(pytester, "bert_conformance.mutants:attention.scale_missing")
+    assert result.ret == 1
+    assert data["clauses"]["golden.model.tiny-float64"]["status"] == "fail"

@@ -163,7 +163,7 @@ def test_environment(clause, bert_impl):
 
 def _demo_clauses(pytester):
     """A clause module outside the package: it takes the suite's fixtures through pytest_plugins."""
-    pytester.makeconftest('pytest_plugins = ["bert_conformance.clauses.conftest"]')
+    pytester.makeconftest('pytest_plugins = ["bert_conformance.fixtures"]')
     pytester.makepyfile(test_demo_clauses=CLAIMS_MODULE)
 
 
@@ -208,7 +208,7 @@ def test_variant(clause, dtype, bert_impl):
 
 
 def test_variants_are_reported_and_expected_one_by_one(run, pytester):
-    pytester.makeconftest('pytest_plugins = ["bert_conformance.clauses.conftest"]')
+    pytester.makeconftest('pytest_plugins = ["bert_conformance.fixtures"]')
     pytester.makepyfile(test_variants=VARIANTS_MODULE)
     result, data = run(
         "test_variants.py", "--bert-impl", "reference", expectations="demo.variant-float16  # fp16 todo\n"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from hypothesis import settings
+from hypothesis import Phase, settings
 
 import bert_conformance.adapters.reference  # noqa: F401 - keep it in pytester's module snapshot
 import bert_conformance.spec  # noqa: F401
@@ -30,7 +30,7 @@ def test_seq_len(clause, bert_impl, seq):
 
 @pytest.fixture
 def run(pytester):
-    pytester.makeconftest('pytest_plugins = ["bert_conformance.clauses.conftest"]')
+    pytester.makeconftest('pytest_plugins = ["bert_conformance.fixtures"]')
     pytester.makepyfile(test_hyp=CLAUSE)
 
     def run(*args: str):
@@ -46,13 +46,25 @@ def test_failing_hypothesis_clause_prints_example_blob_and_repro(run):
     result.stdout.fnmatch_lines(
         [
             "*Falsifying example: test_seq_len(*",
-            "*seq=40*",  # the note(), shrunk to the boundary
+            "*seq=*",  # the note() of the first failing example: ci does not shrink
             "*@reproduce_failure(*",
             "repro: pytest '*test_hyp.py::test_seq_len?demo.seq_len?' --bert-impl reference --bert-profile ci -p no:xdist",
             "the falsifying example and its @reproduce_failure blob are printed above",
         ]
     )
     assert data["clauses"]["demo.seq_len"]["status"] == "fail" and data["profile"] == "ci"
+
+
+def test_dev_profile_shrinks_the_failing_example_to_the_boundary(run):
+    result, data = run("--bert-impl", "reference", "--bert-profile", "dev")
+    result.stdout.fnmatch_lines(["*Falsifying example: test_seq_len(*", "*seq=40*", "*@reproduce_failure(*"])
+    assert data["clauses"]["demo.seq_len"]["status"] == "fail" and data["profile"] == "dev"
+
+
+def test_ci_profile_reports_the_first_failing_example_without_shrinking():
+    profiles.register()
+    assert Phase.shrink not in settings.get_profile("ci").phases
+    assert Phase.explain not in settings.get_profile("ci").phases
 
 
 @pytest.mark.parametrize(

@@ -77,10 +77,9 @@ def _run(pytester: pytest.Pytester, report: Path, *args: str) -> dict:
     return data
 
 
-@pytest.mark.xfail(strict=False, reason='known issue, see the issue 4 closing note: the xdist run of the inner suite exited with failures in the CI run (wheel install); passes in a development install')
 def test_xdist_report_equals_single_process_report(pytester):
     pytester.makepyfile(port=PORT, test_demo=DEMO)
-    pytester.makeconftest('pytest_plugins = ["bert_conformance.clauses.conftest"]')
+    pytester.makeconftest('pytest_plugins = ["bert_conformance.fixtures"]')
     (pytester.path / "expected.txt").write_text(EXPECTED)
 
     single = _run(pytester, pytester.path / "single.json", "-p", "no:xdist")

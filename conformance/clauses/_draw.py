@@ -8,6 +8,8 @@ Stable API (other clause modules import it)::
         -> strategy of input dicts (int64 numpy arrays; right padding, every row keeps >= 1 real token)
     attention_masks(batch, seq, *, pad=True) -> strategy of int64 [batch, seq] right-padding masks
     seeds() -> strategy of weight seeds
+    configs_for(head, dtype, *, full_range=("float64",), **fixed)
+        -> configs(), or, for a dtype outside ``full_range``, configs in MEASURED_REGIME
     load_drawn(bert_impl, oracle, head, config, *, dtype, seed, attention=None) -> helpers.Case
 
 Every draw is labelled, sizes are bounded (tiny models: hidden <= 32, <= 3 layers, vocab <= 99), and
@@ -35,6 +37,16 @@ MAX_VOCAB = 99
 MAX_POSITIONS = 64
 LABEL_HEADS = ("BertForSequenceClassification", "BertForTokenClassification")  # num_labels is free
 MAX_CHOICES = 3
+
+# The regime the spec's tolerances below float64 were measured in (tools/measure_tolerances.py, "tiny"): a
+# GELU-family activation, hidden 32, 2 layers, 4 heads, intermediate 37; eps, vocabulary, type vocabulary,
+# positions, pad id, inputs and weights still vary. Outside it, correct implementations (transformers as
+# much as the reference) leave those tolerances on a small fraction of draws: a LayerNorm over 4 features
+# amplifies rounding noise, and deeper or wider random models grow it (docs/spec.md, "Measured regime").
+MEASURED_REGIME: dict[str, Any] = {
+    "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 37,
+}
+GELU_FAMILY = tuple(a for a in REQUIRED_ACTIVATIONS if a.startswith("gelu") and a != "gelu_10")
 
 
 @st.composite
@@ -90,6 +102,17 @@ def attention_masks(draw: st.DrawFn, batch: int, seq: int, *, pad: bool = True) 
         for row, length in enumerate(lengths):
             mask[row, length:] = 0
     return mask
+
+
+def configs_for(
+    head: str, dtype: str, *, full_range: tuple[str, ...] = ("float64",), **fixed: Any
+) -> st.SearchStrategy[dict[str, Any]]:
+    """Configs to check ``dtype`` on: the full range for dtypes in ``full_range`` (float64 always: its
+    tolerance is semantic), else MEASURED_REGIME. ``fixed`` values win in both."""
+    if dtype in full_range:
+        return configs(head, **fixed)
+    regime = {**MEASURED_REGIME, **fixed}
+    return configs(head, activations=GELU_FAMILY, **regime)
 
 
 @st.composite

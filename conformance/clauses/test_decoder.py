@@ -4,7 +4,8 @@ The cache is the port's own object (heads.unspecified.cache_container): the suit
 ``forward`` returned under ``cache`` and checks what the model computes with it. Pieces of a sequence run
 with the cache are compared with one full forward of the same port (``tolerance`` of the clause, e.g.
 cache_vs_full) and with the oracle's full forward (``outputs``), at attended query positions, in float64
-when the port claims it. Test ids are ``<clause id>-<Head>``.
+when the port claims it, else in float32 on the same range of configs (below float32, in the regime the
+tolerances were measured in: ``_draw.MEASURED_REGIME``). Test ids are ``<clause id>-<Head>``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from bert_conformance.clauses._draw import configs, inputs, load_drawn, seeds
+from bert_conformance.clauses._draw import configs_for, inputs, load_drawn, seeds
 from bert_conformance.clauses._property_helpers import (
     any_masks,
     assert_same,
@@ -31,7 +32,8 @@ from bert_conformance.clauses._property_helpers import (
     spec_clauses,
 )
 from bert_conformance.clauses.helpers import tiny_config
-from bert_conformance.tolerance import assert_close, tolerance_for
+from bert_conformance.plugin import clause_params
+from bert_conformance.tolerance import DTYPES, assert_close, tolerance_for
 
 CLAUSES = by_id(spec_clauses("decoder", "decoder"))
 NOT_TESTED: dict[str, str] = {}
@@ -52,10 +54,11 @@ def _params(clause_id: str) -> list[Any]:
 
 def _case(data: Any, clause: dict, head: str, bert_impl: Any, oracle: Any, capabilities: Any) -> Any:
     """A drawn config (the clause's overrides win) and weights, in the port's checking dtype."""
-    config = data.draw(configs(head, **clause.get("config", {})), label="config")
+    dtype = check_dtype(capabilities)
+    config = data.draw(configs_for(head, dtype, full_range=("float64", "float32"), **clause.get("config", {})), label="config")
     assume(config["hidden_size"] >= MIN_HIDDEN)
     seed = data.draw(seeds(), label="weights seed")
-    return load_drawn(bert_impl, oracle, head, config, dtype=check_dtype(capabilities), seed=seed)
+    return load_drawn(bert_impl, oracle, head, config, dtype=dtype, seed=seed)
 
 
 def _inputs(data: Any, case: Any, *, pad: bool = False, min_seq: int = 2) -> dict[str, np.ndarray]:
@@ -222,6 +225,41 @@ def test_cache_attention_mask(clause, head, data, bert_impl, oracle, capabilitie
     _close(case, pieces, full, rows, port_tolerance(clause, case.dtype), f"pieces cut at {past} vs full forward")
     expected = _outputs(case, clause, case.expected(batch, use_cache=False))
     _close(case, pieces, expected, rows, tolerance_for(case.dtype, "outputs"), "pieces vs the oracle")
+
+
+def _dtype_params(clause_id: str) -> list[Any]:
+    """``(clause, head, dtype)`` per head and dtype, id ``<clause id>-<head>-<dtype>``: checked in every dtype."""
+    TESTED.add(clause_id)
+    clause = CLAUSES[clause_id]
+    params = []
+    for head in sorted(clause["heads"]):
+        for dtype in DTYPES:
+            needs = {"head": head, "dtype": dtype, "feature": sorted(clause.get("features", ()))}
+            (base,) = clause_params([clause], requires=needs)
+            params.append(pytest.param(clause, head, dtype, id=f"{clause_id}-{head}-{dtype}", marks=base.marks))
+    return params
+
+
+@pytest.mark.parametrize(("clause", "head", "dtype"), _dtype_params("decoder.left_padding"))
+@given(data=st.data())
+def test_left_padding(clause, head, dtype, data, bert_impl, oracle):
+    """A decoder on a left-padded batch equals the oracle at real positions, in this dtype."""
+    config = data.draw(configs_for(head, dtype, full_range=("float64", "float32"), **clause.get("config", {})),
+                       label="config")
+    assume(config["hidden_size"] >= MIN_HIDDEN)
+    case = load_drawn(bert_impl, oracle, head, config, dtype=dtype, seed=data.draw(seeds(), label="weights seed"))
+    batch = _inputs(data, case)
+    rows_n, seq = batch["input_ids"].shape
+    lengths = data.draw(st.lists(st.integers(1, seq), min_size=rows_n, max_size=rows_n), label="real tokens per row")
+    assume(min(lengths) < seq)  # at least one row starts with padding
+    mask = np.zeros((rows_n, seq), dtype=np.int64)
+    for row, length in enumerate(lengths):
+        mask[row, seq - length:] = 1
+    batch = {**batch, "attention_mask": mask}
+    actual = _outputs(case, clause, case.run(batch, output_hidden_states=True))
+    expected = _outputs(case, clause, case.expected(batch, output_hidden_states=True))
+    _close(case, actual, expected, attended(mask, (rows_n, seq)), tolerance_for(dtype, "outputs"),
+           f"left-padded batch (real tokens per row {lengths}) vs the oracle")
 
 
 @pytest.mark.parametrize(("clause", "head"), _params("decoder.cache.encoder_no_cache"))

@@ -6,6 +6,9 @@ targets included: a tied pair is one tensor and both names carry its whole gradi
 the oracle's float64 gradients at ``tolerances.<dtype>.gradients``, in float64 when the port claims it; the
 causal LM loss is computed in float32 by the spec (labels.lm.shift ``upcast``), so BertLMHeadModel runs in
 float32. Inputs, labels and configs are drawn by hypothesis; the model is in evaluation mode (no dropout).
+Below float64, configs are drawn in the regime the gradient tolerances hold in (``_draw.MEASURED_REGIME``):
+on a hidden-4 model a correct float32 port (the reference run in float32) exceeded them 1.8x on one element
+of a weight gradient whose float64 value is a cancelling sum (docs/spec.md, "Measured regime").
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from bert_conformance.clauses import _label_helpers as lh
-from bert_conformance.clauses._draw import configs, inputs, load_drawn, seeds
+from bert_conformance.clauses._draw import configs_for, inputs, load_drawn, seeds
 from bert_conformance.clauses._property_helpers import by_id, check_dtype, clause_head_params, spec_clauses
 from bert_conformance.clauses._shape_helpers import spec_keys
 from bert_conformance.tolerance import assert_close, tolerance_for
@@ -43,7 +46,7 @@ def test_gradients(clause, head, data, bert_impl, oracle, capabilities):
     """d loss / d parameter equals the oracle's for every parameter of the head."""
     assert head in (lh.LABELS.clause(clause["loss"]).heads or ()), f"{clause['loss']} is not a loss of {head}"
     dtype = lh.loss_dtype(head, check_dtype(capabilities))
-    config = data.draw(configs(head, **clause.get("config", {})), label="config")
+    config = data.draw(configs_for(head, dtype, **clause.get("config", {})), label="config")
     assume(config["hidden_size"] >= MIN_HIDDEN)
     case = load_drawn(bert_impl, oracle, head, config, dtype=dtype, seed=data.draw(seeds(), label="weights seed"))
     batch = data.draw(inputs(config, head), label="inputs")

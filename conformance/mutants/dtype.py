@@ -51,11 +51,10 @@ class ReturnsFloat32(BadPort):
 
 class Fp16MaskOverflow(Mutant):
     description = "additive mask (1 - mask) * float32 min cast to float16 is -inf: fully masked rows give NaN"
-    kills = ()
+    kills = ("decoder.left_padding-BertLMHeadModel-float16", "decoder.left_padding-BertModel-float16",
+             "decoder.left_padding-BertLMHeadModel-bfloat16", "decoder.left_padding-BertModel-bfloat16")
     hides_in = ("golden.lm_head.cache_steps-float16", "golden.lm_head.cross_attention-float16",
                 "golden.model.fully_padded_row-float16", "numerics.float16.BertLMHeadModel")
-    gap = ("no float16 clause runs a decoder on left-padded inputs, where a fully masked query row in layer 1 "
-           "turns every position of its row into NaN in layer 2")
     probe = Probe(head="BertLMHeadModel", config={"is_decoder": True}, pad="left", dtype="float16")
 
     def mutate(self, module: Any, config: dict) -> None:
