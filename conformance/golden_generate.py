@@ -283,12 +283,12 @@ def _compare(path: Path, data: bytes, check: bool) -> str:
         return "added"
     if path.read_bytes() == data:
         return "unchanged"
-    if check and _equivalent(path, data):
+    if check and equivalent_case(path, data):
         return "equivalent"
     return "changed"
 
 
-def _equivalent(path: Path, data: bytes) -> bool:
+def equivalent_case(path: Path, data: bytes) -> bool:
     """Same tensors (names, dtypes, shapes, NaNs), values within 1e-12, same metadata but library versions."""
     try:
         old_tensors, old_meta = decode_case(path)

@@ -29,10 +29,13 @@ def register() -> None:
     from hypothesis import HealthCheck, Phase, settings  # lazy: only runs with clauses import hypothesis
 
     common = {"deadline": None, "print_blob": True, "suppress_health_check": [HealthCheck.too_slow]}
+    # Explicit parent: without one, hypothesis derives a new profile from the profile loaded *now*, so a
+    # second in-process run (registering again with ``ci`` loaded) would give ``dev`` ci's phases.
+    base = settings.get_profile("default")
     for name, values in PROFILES.items():
         if "phases" in values:
             values = {**values, "phases": [Phase[p] if isinstance(p, str) else p for p in values["phases"]]}
-        settings.register_profile(name, **common, **values)
+        settings.register_profile(name, base, **common, **values)
 
 
 def choose(option: str | None) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -34,3 +35,19 @@ def tolerance():
             return defaults[dtype]
 
     return lookup
+
+
+CLAUSE_MODULES = "bert_conformance.clauses.test_"
+
+
+@pytest.fixture(autouse=True)
+def _clause_modules_imported_by_the_inner_run(request, monkeypatch):
+    """An in-process (pytester) run must import the clause modules itself, after its plugin has loaded the
+    hypothesis profile: ``@given`` captures the settings in force when it decorates. A clause module this
+    process imported earlier (tests/test_clauses_*.py import them for their clause lists; xdist collects
+    every test file in every worker) carries hypothesis' default settings, and the inner run would reuse it
+    from sys.modules: random examples, a 200 ms deadline, shrinking. So such runs start without them
+    (pytester drops what the inner run imported; monkeypatch puts ours back)."""
+    if "pytester" in request.fixturenames:
+        for name in [name for name in sys.modules if name.startswith(CLAUSE_MODULES)]:
+            monkeypatch.delitem(sys.modules, name)

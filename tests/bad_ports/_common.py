@@ -16,22 +16,16 @@ from bert_conformance.mutants._base import BadPort, Float32Only, Model, entries,
 # --- running a clause module against a port (used by tests/test_clauses_*.py) --------------------------------
 
 TESTS_DIR = Path(__file__).resolve().parent.parent
-NO_SHRINK = {"phases": ("explicit", "reuse", "generate")}  # a failing example is enough: skip the slow shrink
 
 
-def run_module(pytester: Any, monkeypatch: Any, module: str, impl: str, *args: str) -> tuple[Any, dict[str, Any]]:
+def run_module(pytester: Any, module: str, impl: str, *args: str) -> tuple[Any, dict[str, Any]]:
     """Run ``bert_conformance.clauses.<module>`` against ``impl`` in-process; returns (result, JSON report).
 
-    The ``ci`` profile is used without its shrink phase: the same examples are generated (derandomized), a
-    failing clause just stops at its first falsifying example.
+    The ``ci`` profile (the default) is derandomized and does not shrink: a failing clause stops at its first
+    falsifying example.
     """
-    from hypothesis import Phase
-
     import bert_conformance.clauses
-    from bert_conformance import profiles
 
-    phases = tuple(getattr(Phase, name) for name in NO_SHRINK["phases"])
-    monkeypatch.setitem(profiles.PROFILES, "ci", {**profiles.PROFILES["ci"], "phases": phases})
     pytester.syspathinsert(TESTS_DIR)
     report = pytester.path / "report.json"
     path = Path(bert_conformance.clauses.__file__).parent / f"{module}.py"
