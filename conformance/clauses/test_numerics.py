@@ -7,8 +7,8 @@ inputs, the port's outputs (hidden states included) equal the oracle's float64 o
 eps, GELU form, mask or scaling bug shows there even when it hides in float32 noise.
 
 float32 clauses draw the full range from hidden 8 up (``_draw.MIN_HIDDEN_BELOW_FLOAT64``: a LayerNorm over
-fewer features is ill-conditioned in float32). float16 / bfloat16 clauses draw within the regime their tolerances were measured in (``_draw.MEASURED_REGIME``,
-tools/measure_tolerances.py "tiny"): hidden 32, 2 layers, 4 heads, intermediate 37, a GELU-family activation;
+fewer features is ill-conditioned in float32). float16 / bfloat16 clauses draw within the regime their
+tolerances were measured in (``_draw.MEASURED_REGIME``, tools/measure_tolerances.py "tiny"): hidden 32, 2 layers, 4 heads, intermediate 37, a GELU-family activation;
 eps, vocabulary, type vocabulary, positions, pad id, inputs and weights still vary. Outside it, correct
 implementations leave those tolerances on a small fraction of draws, transformers exactly as the reference
 (measured on random hypothesis draws, both ports, CPU: hidden 4 needs 3.3x the bfloat16 tolerance; at hidden
