@@ -1,10 +1,11 @@
 """``python -m benchmarks run|report``: run the suites with pytest-benchmark, then write the reports.
 
-    python -m benchmarks run [--device cpu|cuda|all] [--impl reference,transformers] [--out DIR] [--smoke]
+    python -m benchmarks run [--device auto|cpu|cuda|all] [--impl reference,transformers] [--out DIR] [--smoke]
                              [-- extra pytest arguments]
     python -m benchmarks report RESULTS.json
 
-``run`` writes ``<out>/<device>-<YYYYMMDD-HHMMSS>.json`` (pytest-benchmark's JSON, renamed into place only
+``--device auto`` (the default) runs every suite when torch sees a CUDA device, else the CPU suites: the GPU
+suites run whenever a GPU is there. ``run`` writes ``<out>/<device>-<YYYYMMDD-HHMMSS>.json`` (pytest-benchmark's JSON, renamed into place only
 when pytest finished), then ``.md``, ``.png`` and ``.verdicts.json`` beside it. Exit status: pytest's if
 it failed (an output check, an error), else 1 if a threshold failed, else 0.
 """
@@ -26,7 +27,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the suites, then write the reports")
-    run.add_argument("--device", choices=("cpu", "cuda", "all"), default="cpu")
+    run.add_argument("--device", choices=("auto", "cpu", "cuda", "all"), default="auto",
+                     help="suites to run (default: auto = all with a CUDA device, else cpu)")
     run.add_argument("--impl", default="reference,transformers", help="comma-separated ports (default: %(default)s)")
     run.add_argument("--out", type=Path, default=DEFAULT_OUT, help="results folder (default: benchmarks/results)")
     run.add_argument("--smoke", action="store_true", help="tiny model, one shape, two rounds (machinery check)")
@@ -39,8 +41,19 @@ def main(argv: list[str] | None = None) -> int:
     return _run(args)
 
 
+def resolve_device(device: str) -> str:
+    """``auto``: every suite when torch sees a CUDA device, else the CPU suites."""
+    if device != "auto":
+        return device
+    import torch
+
+    return "all" if torch.cuda.is_available() else "cpu"
+
+
 def _run(args: argparse.Namespace) -> int:
     import pytest
+
+    args.device = resolve_device(args.device)
 
     args.out.mkdir(parents=True, exist_ok=True)
     stem = args.out / f"{args.device}{'-smoke' if args.smoke else ''}-{time.strftime('%Y%m%d-%H%M%S')}"

@@ -41,6 +41,7 @@ ATTENTION = ("eager", "sdpa")
 FEATURES = (
     "decoder", "cache", "cross_attention", "gradients", "loss", "tokenizer", "float64", "benchmark",
     "data", "nsp_data",  # mask_tokens() (masked-LM data) and make_nsp_pairs() (next-sentence pairs)
+    "packed_sequences",  # position_ids without attention_mask pack sequences (transformers >= 5.25)
 )
 # The minimal core every port must claim; clauses needing only this have no requirement marker.
 CORE = {"heads": "BertModel", "dtypes": "float32", "devices": "cpu"}
@@ -212,11 +213,13 @@ class Port:
 
     If ``capabilities()`` raises or is malformed, the error is kept in ``capabilities_error`` and the port
     claims nothing beyond the core: the run goes on and the ``core.capabilities`` clause fails with the message.
+    ``device`` is the run's device (``--bert-device``): where :meth:`load_model` puts a model unless told otherwise.
     """
 
     name: str
     target: str
     impl: Any
+    device: str = "cpu"
     capabilities: Capabilities = field(init=False)
     capabilities_error: str | None = field(init=False, default=None)
 
@@ -236,11 +239,13 @@ class Port:
         state_dict: dict[str, np.ndarray],
         *,
         dtype: str,
-        device: str = "cpu",
+        device: str | None = None,
         attention: str | None = None,
     ) -> CheckedModel:
-        """Load through the port; ``attention`` defaults to the first the port claims (else "eager")."""
+        """Load through the port; ``device`` defaults to the run's, ``attention`` to the first the port claims
+        (else "eager")."""
         __tracebackhide__ = True
+        device = device or self.device
         attention = attention or (self.capabilities.attention or ATTENTION)[0]
         model = self.impl.load_model(
             head, dict(config), dict(state_dict), dtype=dtype, device=device, attention=attention

@@ -14,7 +14,8 @@ fixture             scope      what it gives
 ``tiny_config``     function   a fresh copy of the tiny config dict (HF config.json keys)
 ``make_inputs``     function   ``make_inputs(config, *, batch=2, seq=7, seed=0, pad=True) -> inputs``
 ``load_case``       function   ``load_case(head="BertModel", config=None, *, dtype="float32",``
-                               ``device="cpu", attention=None, seed=0) -> Case`` (port model + oracle)
+                               ``device=None, attention=None, seed=0) -> Case`` (port model + oracle;
+                               device None: the run's ``--bert-device``)
 ==================  =========  ==========================================================================
 
 Using ``bert_impl`` (directly or through ``load_case``) makes a test a conformance clause: the plugin then
@@ -81,7 +82,7 @@ def load_case(bert_impl: Port, oracle: Oracle) -> Callable[..., helpers.Case]:
         config: dict[str, Any] | None = None,
         *,
         dtype: str = "float32",
-        device: str = "cpu",
+        device: str | None = None,
         attention: str | None = None,
         seed: int = 0,
     ) -> helpers.Case:

@@ -260,8 +260,22 @@ def model_inputs_embeds(rng: np.random.Generator) -> CaseSpec:
 def model_position_ids(rng: np.random.Generator) -> CaseSpec:
     cfg = two_layers()
     positions = np.array([[15, 3, 7, 0, 9], [1, 2, 3, 4, 5]], dtype=I64)
+    ids = token_ids(rng, cfg, 2, 5)
     return CaseSpec(
-        "BertModel with explicit, non-monotonic position_ids",
-        "BertModel", cfg, {"input_ids": token_ids(rng, cfg, 2, 5), "position_ids": positions},
-        ("heads.common.embeddings",),
+        "BertModel with explicit, non-monotonic position_ids and an all-ones attention_mask (which rules out "
+        "packed sequences: the positions only select position embeddings)",
+        "BertModel", cfg, {"input_ids": ids, "attention_mask": np.ones_like(ids), "position_ids": positions},
+        ("heads.common.embeddings", "heads.common.packed_sequences"),
+    )
+
+
+@case("model.packed_sequences", seed=21)
+def model_packed_sequences(rng: np.random.Generator) -> CaseSpec:
+    cfg = two_layers()
+    positions = np.array([[0, 1, 2, 0, 1, 2, 3], [0, 1, 0, 1, 2, 3, 4]], dtype=I64)
+    return CaseSpec(
+        "BertModel with position_ids restarting at 0 and no attention_mask: rows of two packed sequences, each "
+        "attending only to itself (transformers >= 5.25)",
+        "BertModel", cfg, {"input_ids": token_ids(rng, cfg, 2, 7), "position_ids": positions},
+        ("heads.common.packed_sequences",),
     )

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from bert_conformance.adapter import DEVICES
 from bert_conformance.expectations import ExpectationsError
 from bert_conformance.session import DEFAULT_TIMEOUT, STATE, ConformanceSession
 
@@ -83,6 +84,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         type=float,
         metavar="SECONDS",
         help=f"per-clause timeout, via pytest-timeout (default {DEFAULT_TIMEOUT:g}; 0: none)",
+    )
+    group.addoption(
+        "--bert-device",
+        default=None,
+        choices=DEVICES,
+        help="device the port's models are loaded on (default: $BERT_DEVICE, else cpu); the core.* clauses "
+        "always check the minimal core on cpu",
     )
     group.addoption(
         "--bert-oracle",

@@ -164,7 +164,7 @@ def markdown(data: dict[str, Any]) -> str:
         "",
         f"- implementation: `{impl.get('selected', '?')}` ({impl.get('target', '?')})",
         f"- suite {data.get('suite_version', '?')}, spec {data.get('spec_version', '?')}, oracle "
-        f"{data.get('oracle', '?')}, hypothesis profile {data.get('profile', '?')}",
+        f"{data.get('oracle', '?')}, device {data.get('device', 'cpu')}, hypothesis profile {data.get('profile', '?')}",
         *(f"- claims {key}: {', '.join(caps.get(key, [])) or '(none)'}" for key in CLAIM_KEYS),
         "",
         "| section | " + " | ".join(STATUSES) + " |",

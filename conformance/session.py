@@ -20,7 +20,7 @@ import bert_conformance
 from bert_conformance import expectations as exp
 from bert_conformance import profiles
 from bert_conformance import report as rep
-from bert_conformance.adapter import Capabilities, ImplementationError, Port, load_implementation
+from bert_conformance.adapter import DEVICES, Capabilities, ImplementationError, Port, load_implementation
 from bert_conformance.errors import SpecError
 from bert_conformance.oracle import Oracle, get_oracle
 
@@ -62,6 +62,9 @@ class ConformanceSession:
         self.timeout: float = DEFAULT_TIMEOUT if timeout is None else timeout
         if self.timeout < 0:
             raise pytest.UsageError(f"--bert-timeout must be >= 0 seconds (0: no timeout), got {timeout:g}")
+        self.device: str = config.getoption("bert_device") or os.environ.get("BERT_DEVICE") or "cpu"
+        if self.device not in DEVICES:
+            raise pytest.UsageError(f"$BERT_DEVICE must be one of {', '.join(DEVICES)}, got {self.device!r}")
         self.oracle_mode: str = config.getoption("bert_oracle")
         self.expectations_path: str | None = config.getoption("bert_expectations")
         self.expectations = exp.parse_expectations(self.expectations_path) if self.expectations_path else []
@@ -91,6 +94,14 @@ class ConformanceSession:
             self.port = load_implementation(self.impl_name)
         except ImplementationError as error:
             raise pytest.UsageError(f"--bert-impl: {error}") from None
+        self.port.device = self.device
+        # cpu is the core's device: a port not claiming it fails core.capabilities, which says why
+        if self.device != "cpu" and self.device not in self.port.capabilities.devices:
+            claimed = ", ".join(self.port.capabilities.devices) or "none"
+            raise pytest.UsageError(
+                f"--bert-device {self.device}: implementation {self.impl_name!r} does not claim device "
+                f"{self.device!r} (its capabilities() claim: {claimed}); nothing could be checked on it"
+            )
         try:
             self.oracle = get_oracle(self.oracle_mode)
         except Exception as error:  # e.g. unreadable golden fixtures: nothing can be checked
@@ -205,6 +216,8 @@ class ConformanceSession:
         ]
         if self.oracle_mode != "reference":
             command += ["--bert-oracle", self.oracle_mode]
+        if self.device != "cpu":
+            command += ["--bert-device", self.device]
         seed = self.config.getoption("hypothesis_seed", None)
         if seed is not None:
             command.append(f"--hypothesis-seed={seed}")
@@ -280,6 +293,7 @@ class ConformanceSession:
             "suite_version": bert_conformance.__version__,
             "spec_version": self.spec_version,
             "oracle": self.oracle_mode,
+            "device": self.device,
             "profile": self.profile,
             "timeout_s": self.timeout,
             "expectations": self._expectations_info(),
@@ -294,7 +308,7 @@ class ConformanceSession:
         caps = impl["capabilities"]
         lines = [
             f"bert-conformance {header['suite_version']} (spec {header['spec_version']}), oracle {header['oracle']}, "
-            f"hypothesis profile {header['profile']}, clause timeout {header['timeout_s']:g}s",
+            f"device {header.get('device', 'cpu')}, hypothesis profile {header['profile']}, clause timeout {header['timeout_s']:g}s",
             f"implementation: {self.impl_name} -> {impl['target']} ({impl['name']} {impl['version']})",
             "claims: " + "; ".join(f"{key} {','.join(caps[key]) or '-'}" for key in rep.CLAIM_KEYS),
         ]

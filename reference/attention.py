@@ -5,6 +5,12 @@ Mask semantics are transformers v5's (masking_utils.py):
 - a 4-D mask [batch, 1, q_len, kv_len] is used as given: bool (True attends) or float (added to the scores);
 - a decoder adds causality, aligned to the end of the keys when a cache holds earlier tokens.
 
+Packed sequences (transformers 5.25 and later): when position_ids are given without an attention_mask (and no
+cache is in use), a position that does not follow its predecessor by exactly +1 starts a new sequence, and tokens
+attend only within their own sequence (a decoder: causally within it). This is how padding-free batches (several
+sequences concatenated in one row, positions restarting at each) are run. Positions that always step by +1 are
+one sequence, so ordinary calls are unaffected.
+
 Fully masked query rows ("dead rows", e.g. a batch row that is all padding): transformers' eager attention adds
 finfo(dtype).min to every score, which absorbs the scores and gives uniform weights 1/kv_len. The reference gives
 exactly that result with both implementations, in every dtype and never NaN: it zeroes the query of a dead row
@@ -48,12 +54,39 @@ def _given_4d(mask: Tensor) -> AttentionMask:
     return AttentionMask(mask=mask)  # additive: the caller's numbers, used as they are
 
 
+def packed_sequence_ids(position_ids: Tensor) -> Tensor | None:
+    """[B, L] index of the packed sequence each token belongs to (a new one wherever a position is not the
+    previous one + 1); None when every row is a single sequence."""
+    steps = torch.diff(position_ids, prepend=position_ids[:, :1] - 1, dim=-1)
+    sequence_ids = (steps != 1).cumsum(-1)
+    if not _tracing() and not bool(sequence_ids[:, -1].any()):
+        return None
+    return sequence_ids
+
+
 def self_attention_mask(
-    attention_mask: Tensor | None, *, q_len: int, past_len: int, causal: bool, device: torch.device
+    attention_mask: Tensor | None,
+    *,
+    q_len: int,
+    past_len: int,
+    causal: bool,
+    device: torch.device,
+    packed_position_ids: Tensor | None = None,
 ) -> AttentionMask:
-    """The self-attention mask: padding (2-D) or given (4-D), plus causality for a decoder."""
+    """The self-attention mask: padding (2-D) or given (4-D), plus causality for a decoder.
+
+    ``packed_position_ids``: the caller's position_ids [B or 1, L] when they may describe packed sequences
+    (given without an attention_mask, no cache); tokens then attend only within their sequence.
+    """
     if attention_mask is not None and attention_mask.dim() == 4:
         return _given_4d(attention_mask)
+    if packed_position_ids is not None:
+        sequence_ids = packed_sequence_ids(packed_position_ids.to(device))
+        if sequence_ids is not None:
+            same_sequence = sequence_ids[:, :, None] == sequence_ids[:, None, :]
+            if causal:
+                same_sequence = same_sequence.tril()
+            return AttentionMask(mask=same_sequence[:, None])
     padding = None
     if attention_mask is not None:
         padding = attention_mask.to(device=device, dtype=torch.bool)

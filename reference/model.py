@@ -380,8 +380,11 @@ class BertModel(BertPreTrainedModel):
 
         embedding_output = self.embeddings(input_ids, token_type_ids, position_ids, inputs_embeds, past_len)
         device = embedding_output.device
+        # transformers >= 5.25: position_ids without an attention_mask (and no cache) may pack several sequences.
+        packed_by = position_ids if attention_mask is None and cache is None else None
         mask = self_attention_mask(
-            attention_mask, q_len=seq_len, past_len=past_len, causal=config.is_decoder, device=device
+            attention_mask, q_len=seq_len, past_len=past_len, causal=config.is_decoder, device=device,
+            packed_position_ids=packed_by,
         )
         encoder_mask = cross_attention_mask(encoder_attention_mask, device=device)
         # As in transformers, a falsy output_hidden_states (0, []) selects nothing, not hidden state 0.

@@ -48,3 +48,16 @@ def test_cuda_suites_skip_with_a_reason_without_a_gpu(tmp_path: Path) -> None:
     assert "needs a CUDA device; torch.cuda.is_available() is False" in done.stdout
     assert "no benchmark ran: every selected benchmark was skipped" in done.stdout  # said, not silently passed
     assert not list(tmp_path.iterdir())  # no report of nothing, no partial file
+
+
+def test_auto_device_runs_the_gpu_suites_whenever_torch_sees_a_gpu(monkeypatch):
+    import torch
+
+    monkeypatch.syspath_prepend(str(ROOT))  # benchmarks/ is not installed
+    from benchmarks.__main__ import resolve_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_device("auto") == "cpu"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert resolve_device("auto") == "all"
+    assert resolve_device("cpu") == "cpu" and resolve_device("cuda") == "cuda"

@@ -137,6 +137,7 @@ def test_known_bad_port_is_killed(verified, pytester):
     named = (*port.kills, *port.hides_in)
     result, data = run_suite(
         pytester, f"bert_conformance.mutants:{port.id}", clause_paths(named), "-k", " or ".join(named),
+        *port.run_args,
     )
     found = {test_id: data["clauses"].get(test_id, {}).get("status", "not run") for test_id in named}
     _keep(port.id, found, time.perf_counter() - started)

@@ -6,6 +6,7 @@ installed is a usage error. Models are built from the config dict and the numpy 
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import numpy as np
@@ -27,6 +28,11 @@ HEADS = (
     "BertForQuestionAnswering",
 )
 
+# transformers 5.25 passes position_ids to BERT's mask builders, which then detect packed sequences (position_ids
+# without an attention_mask, no cache); earlier v5 releases did not (spec clause heads.common.packed_sequences).
+PACKS_SEQUENCES = "position_ids" in inspect.signature(
+    transformers.models.bert.modeling_bert.BertModel._create_attention_masks
+).parameters
 
 LEGACY_RENAMES = {"LayerNorm.gamma": "LayerNorm.weight", "LayerNorm.beta": "LayerNorm.bias"}
 LEGACY_BUFFERS = ("embeddings.position_ids", "embeddings.token_type_ids")
@@ -66,6 +72,7 @@ class TransformersImplementation:
             # no nsp_data: transformers v5 has no next-sentence pair builder
             "features": [
                 "decoder", "cache", "cross_attention", "gradients", "loss", "float64", "tokenizer", "data",
+                *(["packed_sequences"] if PACKS_SEQUENCES else []),
             ],
         }
 

@@ -28,6 +28,7 @@ class ReferenceImplementation:
             "attention": ["eager", "sdpa"],
             "features": [
                 "decoder", "cache", "cross_attention", "gradients", "loss", "float64", "tokenizer", "data", "nsp_data",
+                "packed_sequences",
             ],
         }
 

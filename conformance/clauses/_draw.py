@@ -190,7 +190,7 @@ def load_drawn(
     dtype: str = "float32",
     seed: int = 0,
     attention: str | None = None,
-    device: str = "cpu",
+    device: str | None = None,
 ) -> Case:
     """What the ``load_case`` fixture does, usable inside ``@given`` (session-scoped fixtures only)."""
     state_dict = oracle.random_state_dict(head, config, seed=seed)

@@ -110,7 +110,7 @@ def load_raises(port: Any, head: str, config: Mapping[str, Any], state_dict: Map
     """Fail unless ``load_model`` raises (or returns a model whose first forward raises: "rejects at load")."""
     __tracebackhide__ = True
     try:
-        port.impl.load_model(head, dict(config), dict(state_dict), dtype=dtype, device="cpu",
+        port.impl.load_model(head, dict(config), dict(state_dict), dtype=dtype, device=port.device,
                              attention=(port.capabilities.attention or ("eager",))[0])
     except Exception as error:  # noqa: BLE001 - any error type is conforming
         return f"{type(error).__name__}: {error}"

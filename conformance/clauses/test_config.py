@@ -178,7 +178,7 @@ def test_constraint_rejected(clause, bert_impl, capabilities):
         hh.load_raises(bert_impl, head, config, weights, dtype)
         return
     try:
-        model = bert_impl.impl.load_model(head, config, weights, dtype=dtype, device="cpu",
+        model = bert_impl.impl.load_model(head, config, weights, dtype=dtype, device=bert_impl.device,
                                           attention=(capabilities.attention or ("eager",))[0])
     except Exception:  # noqa: BLE001 - rejecting the config at load time is conforming too
         return

@@ -36,8 +36,9 @@ def _requires(clause: dict[str, Any]) -> dict[str, Any]:
         ("cross_attention", case.config.get("add_cross_attention", False)),
         ("loss", "loss" in case.expected),
         ("gradients", clause["id"].endswith(".gradients")),
+        ("packed_sequences", "position_ids" in case.inputs and "attention_mask" not in case.inputs),
     ) if on]
-    needs: dict[str, Any] = {"head": case.head, "device": "cpu"}
+    needs: dict[str, Any] = {"head": case.head}
     if features:
         needs["feature"] = features
     if case.options.get("output_attentions"):
@@ -90,7 +91,7 @@ def test_golden_gradients(clause, dtype, bert_impl):
 
 def _load(bert_impl, case: GoldenCase, dtype: str):
     attention = "eager" if case.options.get("output_attentions") else None
-    return bert_impl.load_model(case.head, case.config, case.state_dict, dtype=dtype, device="cpu", attention=attention)
+    return bert_impl.load_model(case.head, case.config, case.state_dict, dtype=dtype, attention=attention)
 
 
 def _inputs(inputs: dict[str, np.ndarray], dtype: str) -> dict[str, np.ndarray]:

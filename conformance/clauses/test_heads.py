@@ -293,6 +293,38 @@ def test_attention_mask_4d(clause, load_case, capabilities):
     compare_all("BertModel", case.run(floating), case.expected(floating), inputs=inputs, dtype=case.dtype)
 
 
+PACKED_LENGTHS = ((3, 4), (2, 5))  # two rows of 7 tokens, each holding two sequences
+
+
+@pytest.mark.parametrize("clause", _params([{"id": "heads.common.packed_sequences"}], {"feature": "packed_sequences"}))
+def test_packed_sequences(clause, load_case, capabilities):
+    """Rows packing two sequences (positions restart at 0, no attention_mask) give each sequence the outputs it
+    gives alone, and the oracle's; a mask, or positions that only step by +1, mean no packing."""
+    for decoder in (False, True) if hh.claims(capabilities, "decoder") else (False,):
+        case = load_case("BertModel", hh.head_config("BertModel", decoder=decoder), dtype=hh.best_dtype(capabilities))
+        options = {"use_cache": False} if decoder else {}  # a cache in use turns packing off
+        ids = hh.head_inputs("BertModel", case.config, batch=len(PACKED_LENGTHS), seq=7, pad=False)["input_ids"]
+        positions = np.array([np.concatenate([np.arange(n) for n in row]) for row in PACKED_LENGTHS])
+        packed = {"input_ids": ids, "position_ids": positions}
+        what = f"{'decoder' if decoder else 'encoder'}: packed rows {PACKED_LENGTHS}"
+        got = case.run(packed, **options).get("last_hidden_state")
+        assert got is not None, f"{what}: no last_hidden_state"
+        outputs_tol = tolerance_for(case.dtype, "outputs")
+        assert_close(got, case.expected(packed, **options)["last_hidden_state"], outputs_tol,
+                     what=f"{what}: last_hidden_state", dtype=case.dtype)
+        for row, lengths in enumerate(PACKED_LENGTHS):
+            for start, n in zip(np.cumsum((0, *lengths[:-1])), lengths):
+                alone = case.run({"input_ids": ids[row:row + 1, start:start + n]}, **options)["last_hidden_state"]
+                assert_close(got[row:row + 1, start:start + n], alone, tolerance_for(case.dtype, "padding_invariance"),
+                             what=f"{what}: row {row} tokens {start}..{start + n - 1} vs that sequence alone",
+                             dtype=case.dtype)
+        for label, inputs in (("an all-ones attention_mask (no packing)", {**packed, "attention_mask": np.ones_like(ids)}),
+                              ("positions 2..8 (one sequence)", {"input_ids": ids, "position_ids": positions * 0 + np.arange(2, 9)})):
+            assert_close(case.run(inputs, **options)["last_hidden_state"],
+                         case.expected(inputs, **options)["last_hidden_state"], outputs_tol,
+                         what=f"{what} with {label}: last_hidden_state", dtype=case.dtype)
+
+
 @pytest.mark.parametrize("clause", _params([{"id": "heads.common.hidden_states"}], None))
 def test_hidden_states(clause, load_case, capabilities):
     """num_hidden_layers + 1 entries; entry 0 is the embedding output; the last is last_hidden_state."""

@@ -18,6 +18,7 @@ from bert_conformance.mutants import (
     core,
     data,
     decoder,
+    device,
     dtype,
     embeddings,
     gradients,
@@ -36,7 +37,7 @@ from bert_conformance.mutants.probe import verify
 
 # Model internals first (patches of the loaded module), then the areas whose bugs sit at the adapter boundary.
 AREAS = (embeddings, attention, layer, head_layers, weights, cache, dtype,
-         core, config, heads, parameters, numerics, labels, properties, decoder, gradients, tokenizer, data)
+         core, config, heads, parameters, numerics, labels, properties, decoder, gradients, tokenizer, data, device)
 CORPUS: dict[str, type[BadPort]] = {port.id: port for area in AREAS for port in area.MUTANTS}
 
 

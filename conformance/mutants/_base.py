@@ -11,7 +11,8 @@ Two kinds of known-bad port, both subclasses of the reference port (``bert_confo
 
 Each port has ``id`` (``<area>.<name>``), a one-line ``description`` and ``kills``: the test ids (``<clause id>``
 or ``<clause id>-<variant>``) that must all fail against it; optionally ``hides_in`` (test ids it passes: where
-the bug hides), ``probe`` (see ``probe.py``) and, for a known survivor that kills nothing yet, ``gap``.
+the bug hides), ``probe`` (see ``probe.py``), ``run_args`` (pytest options its runs need, e.g. a device) and, for
+a known survivor that kills nothing yet, ``gap``.
 :func:`register` fills in the ids of an area and checks this data.
 """
 
@@ -56,6 +57,7 @@ class BadPort(ReferenceImplementation):
     gap = ""  # a known survivor (kills nothing yet): the clause the suite lacks, in one line
     probe: Any = None  # a bert_conformance.mutants.probe.Probe on which the bug must show, or None
     probe_raises = False  # the bug makes the port raise on its probe (instead of returning other outputs)
+    run_args: tuple[str, ...] = ()  # extra pytest options its runs need, e.g. ("--bert-device", "cuda")
 
     def load_model(self, head: str, config: dict, state_dict: dict, *, dtype: str, **kwargs: Any) -> Model:
         inner = self.load(head, dict(config), dict(state_dict), dtype=dtype, **kwargs)

@@ -191,6 +191,48 @@ class CausalOffByOne(Mutant):
             wrap_method(layer, "attend", make, params=ATTEND)
 
 
+def position_and_mask_hook(change: Any) -> Any:
+    """A BertModel forward pre-hook replacing (attention_mask, position_ids) by ``change(mask, positions)``."""
+
+    def hook(bert: Any, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+        mask, positions = change(kwargs.get("attention_mask"), kwargs.get("position_ids"))
+        return args, {**kwargs, "attention_mask": mask, "position_ids": positions}
+
+    return hook
+
+
+class PackingIgnored(Mutant):
+    description = "position_ids without an attention_mask never pack sequences (transformers before 5.25)"
+    kills = ("heads.common.packed_sequences", "golden.model.packed_sequences-float64")
+    probe = Probe(pad="none", positions="packed")
+
+    def mutate(self, module: Any, config: dict) -> None:
+        def unpacked(mask: Any, positions: Any) -> tuple[Any, Any]:
+            if mask is None and positions is not None:  # an all-ones mask means "no packing"
+                mask = torch.ones(positions.shape[-1], dtype=torch.long).expand(positions.shape[0], -1)
+            return mask, positions
+
+        for bert in instances(module, anchor(ref_model, "BertModel")):
+            anchor(bert, "forward", params=("attention_mask", "position_ids"))
+            bert.register_forward_pre_hook(position_and_mask_hook(unpacked), with_kwargs=True)
+
+
+class PackingDespiteMask(Mutant):
+    description = "position_ids that restart pack sequences even when an attention_mask is given (it is dropped)"
+    kills = ("heads.common.packed_sequences", "golden.model.position_ids-float64")
+    probe = Probe(pad="right", positions="packed")
+
+    def mutate(self, module: Any, config: dict) -> None:
+        def packed(mask: Any, positions: Any) -> tuple[Any, Any]:
+            if positions is not None and mask is not None and mask.dim() == 2:
+                return None, positions
+            return mask, positions
+
+        for bert in instances(module, anchor(ref_model, "BertModel")):
+            anchor(bert, "forward", params=("attention_mask", "position_ids"))
+            bert.register_forward_pre_hook(position_and_mask_hook(packed), with_kwargs=True)
+
+
 class CrossAttentionUsesSelfKeys(Mutant):
     description = "cross-attention takes its keys/values from the decoder's hidden states, not the encoder's"
     kills = ("golden.lm_head.cross_attention-float64", "decoder.cross_attention.mask-BertLMHeadModel",
@@ -211,6 +253,8 @@ MUTANTS = register(
     ScaleOneOverD,
     MaskPolarityInverted,
     MaskOnQueryAxis,
+    PackingIgnored,
+    PackingDespiteMask,
     HeadsTransposed,
     SoftmaxOverQueries,
     CausalOffByOne,

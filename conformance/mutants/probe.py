@@ -33,6 +33,8 @@ class Probe:
     ``pad``: "right" (the last row loses its last third), "left" (the last row's first two positions) or "none".
     ``labels``: add the head's labels (token-level ones include -100). ``steps``: split the sequence into that
     many cached calls (decoder configs). ``encoder``: add encoder_hidden_states and a padded encoder mask.
+    ``positions``: "default" (none passed) or "packed" (position_ids restarting at 0 mid-row: two packed
+    sequences per row; with ``pad="none"`` no attention_mask is passed, so the rows are packed).
     """
 
     head: str = "BertModel"
@@ -45,6 +47,8 @@ class Probe:
     options: dict[str, Any] = field(default_factory=dict)
     batch: int = 2
     seq: int = 7
+    positions: str = "default"
+    device: str = "cpu"  # the device the bad port is asked for (the reference always runs on the CPU)
 
     def full_config(self) -> dict[str, Any]:
         return {**TINY, **self.config}
@@ -63,6 +67,11 @@ class Probe:
             "token_type_ids": rng.integers(0, config["type_vocab_size"], size=shape, dtype=np.int64),
             "attention_mask": mask,
         }
+        if self.positions == "packed":
+            inputs["position_ids"] = np.tile(np.r_[np.arange(self.seq // 2), np.arange(self.seq - self.seq // 2)],
+                                             (self.batch, 1))
+        if self.pad == "none" and self.positions == "packed":
+            del inputs["attention_mask"]  # no mask: the position_ids pack sequences
         if self.encoder:
             inputs["encoder_hidden_states"] = rng.standard_normal((self.batch, 5, config["hidden_size"]))
             inputs["encoder_attention_mask"] = np.array([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]], dtype=np.int64)[: self.batch]
@@ -90,13 +99,13 @@ def _labels(head: str, config: dict[str, Any], ids: np.ndarray, rng: np.random.G
     return {"labels": rng.integers(0, config.get("num_labels", 2), size=batch, dtype=np.int64)}
 
 
-def run(port: Any, probe: Probe) -> list[dict[str, Any]]:
-    """The port's outputs on the probe: one dict per call. The weights come from the oracle's seeded draw."""
+def run(port: Any, probe: Probe, device: str = "cpu") -> list[dict[str, Any]]:
+    """The port's outputs on the probe, loaded on ``device``: one dict per call (weights: the oracle's draw)."""
     from bert_conformance.oracle import get_oracle
 
     config = probe.full_config()
     state_dict = get_oracle().random_state_dict(probe.head, config, seed=0)
-    model = port.load_model(probe.head, config, state_dict, dtype=probe.dtype, device="cpu", attention="eager")
+    model = port.load_model(probe.head, config, state_dict, dtype=probe.dtype, device=device, attention="eager")
     inputs = {k: (v.astype(probe.dtype) if v.dtype.kind == "f" else v) for k, v in probe.inputs().items()}
     if probe.steps == 1:
         return [model.forward(inputs, **probe.options)]
@@ -117,7 +126,7 @@ def verify(port_cls: type[BadPort]) -> None:
         return
     expected = run(ReferenceImplementation(), port_cls.probe)
     try:
-        actual = run(port_cls(), port_cls.probe)
+        actual = run(port_cls(), port_cls.probe, device=port_cls.probe.device)
     except MutantError:
         raise
     except Exception as error:
