@@ -71,6 +71,7 @@ def test_docs_name_only_real_options(document):
         "--bert-profile",
         "--bert-timeout",
         "--bert-oracle",
+        "--bert-device",
     }
     assert options <= known
     if document == "adapters.md":
