@@ -191,14 +191,16 @@ class CausalOffByOne(Mutant):
             wrap_method(layer, "attend", make, params=ATTEND)
 
 
-def position_and_mask_hook(change: Any) -> Any:
-    """A BertModel forward pre-hook replacing (attention_mask, position_ids) by ``change(mask, positions)``."""
+def change_mask_and_positions(module: Any, change: Any) -> None:
+    """Make every BertModel of ``module`` call with (attention_mask, position_ids) = ``change(mask, positions)``."""
 
     def hook(bert: Any, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
         mask, positions = change(kwargs.get("attention_mask"), kwargs.get("position_ids"))
         return args, {**kwargs, "attention_mask": mask, "position_ids": positions}
 
-    return hook
+    for bert in instances(module, anchor(ref_model, "BertModel")):
+        anchor(bert, "forward", params=("attention_mask", "position_ids"))
+        bert.register_forward_pre_hook(hook, with_kwargs=True)
 
 
 class PackingIgnored(Mutant):
@@ -212,9 +214,7 @@ class PackingIgnored(Mutant):
                 mask = torch.ones(positions.shape[-1], dtype=torch.long).expand(positions.shape[0], -1)
             return mask, positions
 
-        for bert in instances(module, anchor(ref_model, "BertModel")):
-            anchor(bert, "forward", params=("attention_mask", "position_ids"))
-            bert.register_forward_pre_hook(position_and_mask_hook(unpacked), with_kwargs=True)
+        change_mask_and_positions(module, unpacked)
 
 
 class PackingDespiteMask(Mutant):
@@ -228,9 +228,7 @@ class PackingDespiteMask(Mutant):
                 return None, positions
             return mask, positions
 
-        for bert in instances(module, anchor(ref_model, "BertModel")):
-            anchor(bert, "forward", params=("attention_mask", "position_ids"))
-            bert.register_forward_pre_hook(position_and_mask_hook(packed), with_kwargs=True)
+        change_mask_and_positions(module, packed)
 
 
 class CrossAttentionUsesSelfKeys(Mutant):
