@@ -3,6 +3,7 @@
 A port is any object with two methods::
 
     capabilities() -> dict   # name, version, heads, dtypes, devices, attention, features
+                             # + optional surface keys (spec/surface.yaml): inputs, outputs, activations, ...
     load_model(head, config, state_dict, *, dtype, device, attention) -> model
     # model.forward(inputs: dict[str, np.ndarray], **options) -> dict[str, np.ndarray | list | object]
     # optional: model.gradients(inputs) -> dict[str, np.ndarray]; port.load_tokenizer(vocab_path, **options)
@@ -10,7 +11,9 @@ A port is any object with two methods::
 Everything crossing the boundary is numpy, HF config keys and HF state-dict names. This module validates
 what a port declares (:class:`Capabilities`), finds a port by name (:func:`load_implementation`), and wraps
 it (:class:`Port`, :class:`CheckedModel`) so that a port returning torch tensors, the wrong dtype or a
-non-dict fails with a readable message instead of a confusing error further down.
+non-dict fails with a readable message instead of a confusing error further down. The wrappers also
+guard the port's declared surface (:mod:`bert_conformance.surface`): a call needing a value the port did not
+declare is never made; the clause is reported *not claimed* (:class:`NotClaimed`).
 """
 
 from __future__ import annotations
@@ -22,7 +25,10 @@ from importlib.metadata import entry_points
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
+import pytest
 
+from bert_conformance import surface
+from bert_conformance.report import NOT_CLAIMED
 from bert_conformance.tolerance import DTYPES, check_array
 
 HEADS = (
@@ -43,8 +49,6 @@ FEATURES = (
     "data", "nsp_data",  # mask_tokens() (masked-LM data) and make_nsp_pairs() (next-sentence pairs)
     "packed_sequences",  # position_ids without attention_mask pack sequences (transformers >= 5.25)
 )
-# The minimal core every port must claim; clauses needing only this have no requirement marker.
-CORE = {"heads": "BertModel", "dtypes": "float32", "devices": "cpu"}
 
 ENTRY_POINT_GROUP = "bert_conformance.implementations"
 BUILTIN = {
@@ -62,6 +66,13 @@ class ImplementationError(Exception):
 
 class CapabilitiesError(ValueError):
     """A port's ``capabilities()`` is malformed."""
+
+
+def not_claimed(missing: list[str]) -> BaseException:
+    """The exception a wrapper raises instead of a call needing what the port does not declare: pytest's skip
+    with the reason the report counts as *not claimed* (hypothesis re-raises a skip at once: it is not a
+    failure to shrink)."""
+    return pytest.skip.Exception(f"{NOT_CLAIMED} {', '.join(missing)}")
 
 
 @runtime_checkable
@@ -96,6 +107,9 @@ class Capabilities:
     devices: tuple[str, ...]
     attention: tuple[str, ...]
     features: tuple[str, ...] = ()
+    # declaration key -> supported values (spec/surface.yaml): every value for a key the port omits, else
+    # the values it lists plus the core ones; empty for a Capabilities built by hand (see full_surface)
+    surface: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     _VOCAB = {
         "heads": HEADS,
         "dtypes": DTYPES,
@@ -108,11 +122,11 @@ class Capabilities:
     def from_dict(cls, data: Any, *, source: str = "capabilities()") -> Capabilities:
         if not isinstance(data, Mapping):
             raise CapabilitiesError(f"{source}: must return a dict, got {type(data).__name__}")
-        unknown = sorted(set(data) - {"name", "version", *cls._VOCAB})
+        declarations = surface.declarations()
+        unknown = sorted(set(data) - {"name", "version", *cls._VOCAB, *declarations})
         if unknown:
-            raise CapabilitiesError(
-                f"{source}: unknown key(s) {unknown}; known: name, version, {', '.join(cls._VOCAB)}"
-            )
+            known = ", ".join(["name", "version", *cls._VOCAB, *declarations])
+            raise CapabilitiesError(f"{source}: unknown key(s) {unknown}; known: {known}")
         values: dict[str, Any] = {}
         for key in ("name", "version"):
             if not isinstance(data.get(key), str) or not data[key]:
@@ -125,26 +139,50 @@ class Capabilities:
         if "float64" in values["dtypes"] or "float64" in values["features"]:  # one claim, two spellings
             values["dtypes"] = _names([*values["dtypes"], "float64"], "dtypes", DTYPES, source)
             values["features"] = _names([*values["features"], "float64"], "features", FEATURES, source)
+        values["surface"] = {
+            key: _names([*d.core, *_names(data.get(key, d.values), key, d.values, source)], key, d.values, source)
+            for key, d in declarations.items()
+        }
         return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:
-        return {key: list(v) if isinstance(v, tuple) else v for key, v in self.__dict__.items()}
+        """The claims as capabilities() would give them (surface keys only where they narrow)."""
+        data = {key: list(v) if isinstance(v, tuple) else v for key, v in self.__dict__.items() if key != "surface"}
+        return {**data, **{key: list(v) for key, v in self.narrowed().items()}}
+
+    def narrowed(self) -> dict[str, tuple[str, ...]]:
+        """The surface keys the port narrows (declares fewer than every value of)."""
+        every = surface.declarations()
+        return {key: values for key, values in self.surface.items() if values != every[key].values}
+
+    def undeclared(self, needs: surface.Needs) -> list[str]:
+        """``"<key> <value>"`` for every needed surface value this port does not support."""
+        return surface.undeclared(needs, self.surface or full_surface())
 
     def unclaimed(self, **required: str | None) -> list[str]:
         """Requirements (head=, dtype=, device=, attention=, feature=) this port does not claim."""
         missing = []
+        supported = self.surface or full_surface()
         for key, value in required.items():
             if value is None:
                 continue
-            claimed = getattr(self, _PLURAL.get(key, key), None)
+            claimed = supported.get(key) if key in supported else getattr(self, _PLURAL.get(key, key), None)
             if claimed is None:
-                raise ValueError(f"unknown requirement {key!r}; known: {', '.join(_PLURAL)}")
+                known = ", ".join([*_PLURAL, *supported])
+                raise ValueError(f"unknown requirement {key!r}; known: {known}")
             if value not in claimed:
                 missing.append(f"{key} {value}")
         return missing
 
     def missing_core(self) -> list[str]:
-        return [f"{key[:-1]} {value}" for key, value in CORE.items() if value not in getattr(self, key)]
+        """The core heads, dtypes and devices (spec surface.core) this port does not claim."""
+        return [f"{key[:-1]} {value}" for key, values in surface.core().items() for value in values
+                if value not in getattr(self, key)]
+
+
+def full_surface() -> dict[str, tuple[str, ...]]:
+    """Every value of every surface key: what a port that narrows nothing supports."""
+    return {key: d.values for key, d in surface.declarations().items()}
 
 
 _PLURAL = {
@@ -247,6 +285,9 @@ class Port:
         __tracebackhide__ = True
         device = device or self.device
         attention = attention or (self.capabilities.attention or ATTENTION)[0]
+        missing = self.capabilities.undeclared(surface.load_needs(head, config, state_dict))
+        if missing:
+            raise not_claimed(missing)
         model = self.impl.load_model(
             head, dict(config), dict(state_dict), dtype=dtype, device=device, attention=attention
         )
@@ -254,7 +295,7 @@ class Port:
             raise AssertionError(
                 f"{self.name}: load_model({head!r}) returned {type(model).__name__} without forward()"
             )
-        return CheckedModel(model, head=head, dtype=dtype, port=self.name)
+        return CheckedModel(model, head=head, dtype=dtype, port=self.name, capabilities=self.capabilities)
 
     def load_tokenizer(self, vocab_path: str, **options: Any) -> Any:
         if not callable(getattr(self.impl, "load_tokenizer", None)):
@@ -284,9 +325,11 @@ class CheckedModel:
     head: str
     dtype: str
     port: str
+    capabilities: Capabilities | None = None  # None: no surface guard (a model checked outside a run)
 
     def forward(self, inputs: dict[str, np.ndarray], **options: Any) -> dict[str, Any]:
         __tracebackhide__ = True
+        self.guard(inputs, options)
         outputs = self.raw.forward(dict(inputs), **options)
         if not isinstance(outputs, Mapping):
             raise AssertionError(
@@ -297,8 +340,17 @@ class CheckedModel:
                 self._check(value, f"{self.head}.forward: output {name!r}", name)
         return dict(outputs)
 
+    def guard(self, inputs: Mapping[str, Any], options: Mapping[str, Any]) -> None:
+        """Raise :func:`not_claimed` if ``forward(inputs, **options)`` needs what the port does not declare
+        (clauses that call the raw model, e.g. to expect an error, call this first)."""
+        if self.capabilities is not None:
+            missing = self.capabilities.undeclared(surface.forward_needs(inputs, options))
+            if missing:
+                raise not_claimed(missing)
+
     def gradients(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         __tracebackhide__ = True
+        self.guard(inputs, {})
         if not callable(getattr(self.raw, "gradients", None)):
             raise AssertionError(f"{self.port}: the model has no gradients() method")
         grads = self.raw.gradients(dict(inputs))

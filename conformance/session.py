@@ -18,7 +18,7 @@ import pytest
 
 import bert_conformance
 from bert_conformance import expectations as exp
-from bert_conformance import profiles
+from bert_conformance import profiles, surface
 from bert_conformance import report as rep
 from bert_conformance.adapter import DEVICES, Capabilities, ImplementationError, Port, load_implementation
 from bert_conformance.errors import SpecError
@@ -26,7 +26,7 @@ from bert_conformance.oracle import Oracle, get_oracle
 
 STATE = pytest.StashKey["ConformanceSession"]()
 DEFAULT_TIMEOUT = 120.0
-_REQUIREMENTS = ("head", "dtype", "device", "attention", "feature")
+_REQUIREMENTS = ("head", "dtype", "device", "attention", "feature")  # + the surface keys (spec/surface.yaml)
 
 
 def is_clause(item: pytest.Item) -> bool:
@@ -131,12 +131,11 @@ class ConformanceSession:
     def unclaimed(self, item: pytest.Item) -> list[str]:
         """Requirements of every ``bert_requires`` marker on the item that the port does not claim."""
         missing: list[str] = []
+        known = (*_REQUIREMENTS, *surface.declarations())
         for marker in item.iter_markers("bert_requires"):
-            unknown = sorted(set(marker.kwargs) - set(_REQUIREMENTS))
+            unknown = sorted(set(marker.kwargs) - set(known))
             if unknown or marker.args:
-                raise pytest.UsageError(
-                    f"{item.nodeid}: bert_requires takes only {', '.join(_REQUIREMENTS)} keywords"
-                )
+                raise pytest.UsageError(f"{item.nodeid}: bert_requires takes only {', '.join(known)} keywords")
             for key, value in marker.kwargs.items():
                 for one in [value] if isinstance(value, str) or value is None else value:
                     missing += [m for m in self.capabilities.unclaimed(**{key: one}) if m not in missing]
@@ -312,6 +311,9 @@ class ConformanceSession:
             f"implementation: {self.impl_name} -> {impl['target']} ({impl['name']} {impl['version']})",
             "claims: " + "; ".join(f"{key} {','.join(caps[key]) or '-'}" for key in rep.CLAIM_KEYS),
         ]
+        narrowed = [f"{key} {','.join(caps[key]) or '-'}" for key in surface.declarations() if key in caps]
+        if narrowed:
+            lines.append("surface: " + "; ".join(narrowed) + " (other keys: everything)")
         if impl["capabilities_error"]:
             lines.append(f"capabilities() is invalid: {impl['capabilities_error']}")
         if self.expectations_path:

@@ -177,9 +177,38 @@ def _expansions(data: Mapping[str, Any], env: dict[str, Any]) -> Problems:
                     yield f"tied[{i}].{end}", f"{tie[end]!r} is not a key of {head}"
 
 
+def _cross_surface(documents: Documents, data: Mapping[str, Any]) -> Problems:
+    """Declarations resolve to names, their core is among them, keys do not shadow capabilities() keys."""
+    from bert_conformance.surface import resolve_values
+
+    raw = {name: doc for name, (_, doc) in documents.items()}
+    if "heads" not in raw:
+        return
+    heads = _head_names(documents) or set()
+    for j, head in enumerate(data["core"]["heads"]):
+        if head not in heads:
+            yield f"core.heads[{j}]", f"unknown head {head!r} (not in heads.yaml)"
+    seen: set[str] = set()
+    for i, declaration in enumerate(data["declarations"]):
+        key = declaration["key"]
+        if key in _CAPABILITY_KEYS or key in seen:
+            yield f"declarations[{i}].key", f"{key!r} is already a capabilities() key"
+        seen.add(key)
+        if ("values" in declaration) == ("values_from" in declaration):
+            yield f"declarations[{i}]", "give exactly one of values and values_from"
+            continue
+        values = resolve_values(declaration, raw)
+        for j, value in enumerate(declaration["core"]):
+            if value not in values:
+                yield f"declarations[{i}].core[{j}]", f"{value!r} is not one of the values {list(values)}"
+
+
+_CAPABILITY_KEYS = ("name", "version", "heads", "dtypes", "devices", "attention", "features")
+
 _CROSS_CHECKS: Mapping[str, Callable[[Documents, Mapping[str, Any]], Problems]] = {
     "config": _cross_config,
     "heads": _cross_heads,
     "labels": _cross_labels,
     "parameters": _cross_parameters,
+    "surface": _cross_surface,
 }

@@ -66,6 +66,17 @@ def write(relative: str, content: str | bytes) -> Callable[[Path], None]:
     return mutate
 
 
+def surface(fn: Callable[[dict], Any]) -> Callable[[Path], None]:
+    """surface.yaml (not a core file, so not in the copied folder) copied in with its schema, then edited."""
+
+    def mutate(folder: Path) -> None:
+        shutil.copy(spec_dir() / "surface.yaml", folder / "surface.yaml")
+        shutil.copy(spec_dir() / "schema" / "surface.schema.json", folder / "schema" / "surface.schema.json")
+        edit("surface", fn)(folder)
+
+    return mutate
+
+
 def delete(relative: str) -> Callable[[Path], None]:
     return lambda folder: (folder / relative).unlink()
 
@@ -484,6 +495,22 @@ CASES = [
         "items[0].id",
         "clause id 'config.default.vocab_size' also in",
     ),
+]
+
+CASES += [
+    # --- surface.yaml
+    Case("surface_core_not_a_value", "surface", surface(setitem(["declarations", 2, "core"], ["gelu_exact"])),
+         "declarations[2].core[0]", "'gelu_exact' is not one of the values"),
+    Case("surface_key_shadows_capabilities", "surface", surface(setitem(["declarations", 0, "key"], "heads")),
+         "declarations[0].key", "already a capabilities() key"),
+    Case("surface_values_from_unknown", "surface",
+         surface(setitem(["declarations", 0, "values_from"], "heads.everything")),
+         "declarations[0].values_from", "is not one of"),
+    Case("surface_values_and_values_from", "surface",
+         surface(setitem(["declarations", 0, "values"], [{"name": "input_ids", "text": "ids"}])),
+         "declarations[0]", "give exactly one of values and values_from"),
+    Case("surface_core_unknown_head", "surface", surface(setitem(["core", "heads"], ["BertModelX"])),
+         "core.heads[0]", "unknown head 'BertModelX'"),
 ]
 
 LINE = re.compile(r"^\S.*: \S.*: .+$")

@@ -2,14 +2,15 @@
 
 Stable API (other clause modules import it)::
 
-    configs(head="BertModel", *, activations=None, decoder=False, cross_attention=False, hidden_size=None,
-            min_hidden=1, **fixed)
-        -> strategy of config dicts (HF config.json keys; every BertConfig field explicit)
+    configs(head="BertModel", *, activations=None, surface=None, decoder=False, cross_attention=False,
+            hidden_size=None, min_hidden=1, **fixed)
+        -> strategy of config dicts (HF config.json keys; every BertConfig field explicit; only activations
+           the port declares when given its ``capabilities.surface``)
     inputs(config, head="BertModel", *, max_batch=3, max_seq=8, pad=True, token_types=True, positions=False)
         -> strategy of input dicts (int64 numpy arrays; right padding, every row keeps >= 1 real token)
     attention_masks(batch, seq, *, pad=True) -> strategy of int64 [batch, seq] right-padding masks
     seeds() -> strategy of weight seeds
-    configs_for(head, dtype, *, full_range=("float64",), **fixed)
+    configs_for(head, dtype, *, full_range=("float64",), surface=None, **fixed)
         -> configs(), or, for a dtype outside ``full_range``, configs in MEASURED_REGIME
     load_drawn(bert_impl, oracle, head, config, *, dtype, seed, attention=None) -> helpers.Case
 
@@ -20,6 +21,7 @@ hypothesis settings come from the plugin's profiles, never from here. ``load_dra
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -62,6 +64,7 @@ def configs(
     head: str = "BertModel",
     *,
     activations: tuple[str, ...] | None = None,
+    surface: Mapping[str, tuple[str, ...]] | None = None,
     decoder: bool = False,
     cross_attention: bool = False,
     hidden_size: int | None = None,
@@ -69,6 +72,9 @@ def configs(
     **fixed: Any,
 ) -> dict[str, Any]:
     """A full config dict varying every field that changes the maths; ``fixed`` values (or strategies) win.
+
+    ``surface`` (a port's ``capabilities.surface``) keeps the activation among those the port declares, so
+    that a port declaring only gelu still gets every other field drawn.
 
     ``hidden_size`` fixes the width (the head count is then drawn among its divisors up to 8); otherwise
     the width is drawn from ``min_hidden`` up.
@@ -86,7 +92,7 @@ def configs(
         num_attention_heads=heads,
         num_hidden_layers=draw(st.integers(1, MAX_LAYERS), label="num_hidden_layers"),
         intermediate_size=draw(st.integers(1, 48), label="intermediate_size"),
-        hidden_act=draw(_activations(activations or REQUIRED_ACTIVATIONS), label="hidden_act"),
+        hidden_act=draw(_activations(_declared(activations or REQUIRED_ACTIVATIONS, surface)), label="hidden_act"),
         layer_norm_eps=draw(st.sampled_from(LAYER_NORM_EPS), label="layer_norm_eps"),
         type_vocab_size=draw(st.integers(1, 4), label="type_vocab_size"),
         max_position_embeddings=draw(st.integers(8, MAX_POSITIONS), label="max_position_embeddings"),
@@ -100,6 +106,13 @@ def configs(
     for name, value in fixed.items():  # a value or a strategy for it
         config[name] = draw(value, label=name) if isinstance(value, st.SearchStrategy) else value
     return config
+
+
+def _declared(pool: tuple[str, ...], surface: Mapping[str, tuple[str, ...]] | None) -> tuple[str, ...]:
+    """The activations of ``pool`` the port declares (BERT's own gelu, always declared, if none is)."""
+    if not surface:
+        return pool
+    return tuple(a for a in pool if a in surface["activations"]) or (DEFAULT_ACTIVATION,)
 
 
 def _activations(pool: tuple[str, ...]) -> st.SearchStrategy[str]:
@@ -123,17 +136,22 @@ def attention_masks(draw: st.DrawFn, batch: int, seq: int, *, pad: bool = True) 
 
 
 def configs_for(
-    head: str, dtype: str, *, full_range: tuple[str, ...] = ("float64",), **fixed: Any
+    head: str,
+    dtype: str,
+    *,
+    full_range: tuple[str, ...] = ("float64",),
+    surface: Mapping[str, tuple[str, ...]] | None = None,
+    **fixed: Any,
 ) -> st.SearchStrategy[dict[str, Any]]:
     """Configs to check ``dtype`` on: the full range for dtypes in ``full_range`` (float64 always: its
     tolerance is semantic; below float64 from MIN_HIDDEN_BELOW_FLOAT64 features up), else MEASURED_REGIME.
     ``fixed`` values win in both."""
     if dtype == "float64":
-        return configs(head, **fixed)
+        return configs(head, surface=surface, **fixed)
     if dtype in full_range:
-        return configs(head, min_hidden=MIN_HIDDEN_BELOW_FLOAT64, **fixed)
+        return configs(head, surface=surface, min_hidden=MIN_HIDDEN_BELOW_FLOAT64, **fixed)
     regime = {**MEASURED_REGIME, **fixed}
-    return configs(head, activations=GELU_FAMILY, **regime)
+    return configs(head, activations=GELU_FAMILY, surface=surface, **regime)
 
 
 @st.composite

@@ -96,9 +96,11 @@ def present_names(outputs: Mapping[str, Any]) -> list[str]:
 def forward_raises(case: Any, inputs: Mapping[str, Any], **options: Any) -> str:
     """Call the port's raw forward (no boundary checks); fail unless it raises. Returns the error text.
 
-    Any exception type is conforming (heads.unspecified.error_types).
+    Any exception type is conforming (heads.unspecified.error_types). Inputs the port does not declare (an
+    undeclared argument or mask form) make the clause not claimed instead.
     """
     __tracebackhide__ = True
+    case.model.guard(inputs, options)
     try:
         case.model.raw.forward(dict(inputs), **options)
     except Exception as error:  # noqa: BLE001 - any error type is conforming

@@ -174,14 +174,22 @@ def assert_bitwise(actual: Any, expected: Any, what: str) -> None:
 
 
 @st.composite
-def any_masks(draw: st.DrawFn, rows: int, seq: int) -> np.ndarray:
-    """int64 0/1 masks with zeros anywhere (not only on the right); every row attends somewhere."""
+def any_masks(draw: st.DrawFn, rows: int, seq: int, padding: tuple[str, ...] | None = None) -> np.ndarray:
+    """int64 0/1 masks with zeros anywhere; every row attends somewhere. ``padding`` (the port's declared
+    surface.padding) limits where: without "arbitrary" each row's zeros move to its right end, or its left end
+    for a row drawn left when "left" is declared."""
     keep = draw(st.sampled_from((0.3, 0.6, 0.9)), label="attended fraction")
     seed = draw(st.integers(0, 2**32 - 1), label="mask seed")
     rng = np.random.default_rng(seed)
     mask = (rng.random((rows, seq)) < keep).astype(np.int64)
     mask[np.arange(rows), rng.integers(0, seq, size=rows)] = 1
-    return mask
+    if padding is None or "arbitrary" in padding:
+        return mask
+    right = -np.sort(-mask, axis=-1)  # the same number of real tokens, then the padding
+    if "left" not in padding:
+        return right
+    left_rows = rng.random(rows) < 0.5
+    return np.where(left_rows[:, None], right[:, ::-1], right)
 
 
 def changed_ids(draw: Any, ids: np.ndarray, high: int, label: str) -> np.ndarray:

@@ -55,7 +55,8 @@ def _params(clause_id: str) -> list[Any]:
 def _case(data: Any, clause: dict, head: str, bert_impl: Any, oracle: Any, capabilities: Any) -> Any:
     """A drawn config (the clause's overrides win) and weights, in the port's checking dtype."""
     dtype = check_dtype(capabilities)
-    config = data.draw(configs_for(head, dtype, full_range=("float64", "float32"), **clause.get("config", {})), label="config")
+    config = data.draw(configs_for(head, dtype, full_range=("float64", "float32"), surface=capabilities.surface,
+                                   **clause.get("config", {})), label="config")
     assume(config["hidden_size"] >= MIN_HIDDEN)
     seed = data.draw(seeds(), label="weights seed")
     return load_drawn(bert_impl, oracle, head, config, dtype=dtype, seed=seed)
@@ -216,7 +217,7 @@ def test_cache_attention_mask(clause, head, data, bert_impl, oracle, capabilitie
     batch = _inputs(data, case)
     rows_n, seq = batch["input_ids"].shape
     past = _cut(data, seq)
-    mask = data.draw(any_masks(rows_n, seq), label="attention_mask (zeros anywhere)")
+    mask = data.draw(any_masks(rows_n, seq, capabilities.surface.get("padding")), label="attention_mask (zeros anywhere)")
     assume((mask[:, :past] == 0).any())
     batch = {**batch, "attention_mask": mask}
     pieces = _concat(case, clause, _run_pieces(case, batch, [past], mask=mask))
@@ -244,8 +245,8 @@ def _dtype_params(clause_id: str) -> list[Any]:
 @given(data=st.data())
 def test_left_padding(clause, head, dtype, data, bert_impl, oracle):
     """A decoder on a left-padded batch equals the oracle at real positions, in this dtype."""
-    config = data.draw(configs_for(head, dtype, full_range=("float64", "float32"), **clause.get("config", {})),
-                       label="config")
+    config = data.draw(configs_for(head, dtype, full_range=("float64", "float32"),
+                                   surface=bert_impl.capabilities.surface, **clause.get("config", {})), label="config")
     assume(config["hidden_size"] >= MIN_HIDDEN)
     case = load_drawn(bert_impl, oracle, head, config, dtype=dtype, seed=data.draw(seeds(), label="weights seed"))
     batch = _inputs(data, case)

@@ -1,8 +1,11 @@
 """Golden clauses: every golden fixture (``bert_conformance.goldendata``) through the port.
 
 One clause per case, ``golden.<case id>``, run in every dtype the port claims: float64 at the spec's golden
-float64 tolerance (1e-10), lower dtypes at their golden / loss tolerances (spec/tolerances.yaml). Cases with
-gradients add ``golden.<case id>.gradients`` (feature ``gradients``). Decoder-step cases feed each step the
+float64 tolerance (1e-10), lower dtypes at their golden / loss tolerances (spec/tolerances.yaml). It compares
+the case's core outputs and asks for no optional output, so a port declaring few optional outputs still has
+its numbers checked. Cases that record optional outputs add ``golden.<case id>.hidden_states`` /
+``.attentions`` (surface ``outputs``), cases with gradients ``golden.<case id>.gradients`` (feature
+``gradients``). Decoder-step cases feed each step the
 cache the port returned for the step before (the cache itself is opaque in the adapter contract, so only
 the step outputs are compared). Entries the spec leaves open (padded query positions, fully masked rows,
 the pooled output of a padded first token) are not compared: see ``golden_masks``.
@@ -28,8 +31,14 @@ CASES = iter_cases()
 FLOAT_INPUTS = ("inputs_embeds", "encoder_hidden_states")
 
 
+# optional outputs (spec/surface.yaml surface.outputs) -> the forward option that returns them
+OPTIONAL_OUTPUTS = {"hidden_states": "output_hidden_states", "attentions": "output_attentions",
+                    "cross_attentions": "output_attentions"}
+
+
 def _requires(clause: dict[str, Any]) -> dict[str, Any]:
     case: GoldenCase = clause["case"]
+    group = clause.get("outputs")
     features = [f for f, on in (
         ("decoder", case.config.get("is_decoder", False)),
         ("cache", bool(case.steps)),
@@ -41,17 +50,28 @@ def _requires(clause: dict[str, Any]) -> dict[str, Any]:
     needs: dict[str, Any] = {"head": case.head}
     if features:
         needs["feature"] = features
-    if case.options.get("output_attentions"):
+    if group:
+        needs["outputs"] = group
+    if group in ("attentions", "cross_attentions"):
         needs["attention"] = "eager"  # attention probabilities are specified for eager only
     return needs
 
 
+def _groups(case: GoldenCase) -> list[str]:
+    """The optional output groups a case recorded (hidden_states, attentions, ...), in a stable order."""
+    names = {*case.expected, *(name for step in case.steps for name in step.expected)}
+    return [group for group in OPTIONAL_OUTPUTS if any(n.split(".")[0] == group for n in names)]
+
+
 def _clauses(with_gradients: bool) -> list[Any]:
-    cases = [c for c in CASES if c.gradients] if with_gradients else CASES
-    suffix = ".gradients" if with_gradients else ""
-    return clause_params(
-        ({"id": f"golden.{c.case_id}{suffix}", "text": c.description, "case": c} for c in cases), requires=_requires
-    )
+    if with_gradients:
+        clauses = [{"id": f"golden.{c.case_id}.gradients", "text": c.description, "case": c}
+                   for c in CASES if c.gradients]
+    else:
+        clauses = [{"id": f"golden.{c.case_id}", "text": c.description, "case": c} for c in CASES]
+        clauses += [{"id": f"golden.{c.case_id}.{group}", "text": f"{c.description} ({group})", "case": c,
+                     "outputs": group} for c in CASES for group in _groups(c)]
+    return clause_params(clauses, requires=_requires)
 
 
 DTYPE_PARAMS = [pytest.param(d, id=d, marks=pytest.mark.bert_requires(dtype=d)) for d in DTYPES]
@@ -60,28 +80,44 @@ DTYPE_PARAMS = [pytest.param(d, id=d, marks=pytest.mark.bert_requires(dtype=d)) 
 @pytest.mark.parametrize("dtype", DTYPE_PARAMS)
 @pytest.mark.parametrize("clause", _clauses(with_gradients=False))
 def test_golden(clause, dtype, bert_impl):
+    """The core clause compares every output but the optional groups; ``.<group>`` clauses only that group."""
     case: GoldenCase = clause["case"]
     if case.skip_reason:
         pytest.skip(case.skip_reason)
-    model = _load(bert_impl, case, dtype)
+    group = clause.get("outputs")
+    options = _options(case, group)
+    model = _load(bert_impl, case, dtype, options)
     if not case.steps:
-        outputs = model.forward(_inputs(case.inputs, dtype), **case.options)
-        _compare_all(case, case.inputs, case.expected, outputs, dtype, where="")
+        outputs = model.forward(_inputs(case.inputs, dtype), **options)
+        _compare_all(case, case.inputs, _selected(case.expected, group), outputs, dtype, where="")
         return
     cache = None
     for k, step in enumerate(case.steps):
         extra = {} if cache is None else {"cache": cache}
-        outputs = model.forward(_inputs(step.inputs, dtype), **case.options, **extra)
+        outputs = model.forward(_inputs(step.inputs, dtype), **options, **extra)
         assert outputs.get("cache") is not None, f"step {k}: forward returned no cache (use_cache=True)"
         cache = outputs["cache"]
-        _compare_all(case, step.inputs, step.expected, outputs, dtype, where=f"step {k}: ")
+        _compare_all(case, step.inputs, _selected(step.expected, group), outputs, dtype, where=f"step {k}: ")
+
+
+def _options(case: GoldenCase, group: str | None) -> dict[str, Any]:
+    """The case's forward options, without those returning optional outputs other than ``group``'s."""
+    keep = OPTIONAL_OUTPUTS.get(group or "")
+    return {k: v for k, v in case.options.items() if k == keep or k not in OPTIONAL_OUTPUTS.values()}
+
+
+def _selected(expected: dict[str, np.ndarray], group: str | None) -> dict[str, np.ndarray]:
+    """The expected outputs a clause compares: ``group``'s, or (core clause) all but the optional groups."""
+    if group is not None:
+        return {n: v for n, v in expected.items() if n.split(".")[0] == group}
+    return {n: v for n, v in expected.items() if n.split(".")[0] not in OPTIONAL_OUTPUTS}
 
 
 @pytest.mark.parametrize("dtype", DTYPE_PARAMS)
 @pytest.mark.parametrize("clause", _clauses(with_gradients=True))
 def test_golden_gradients(clause, dtype, bert_impl):
     case: GoldenCase = clause["case"]
-    model = _load(bert_impl, case, dtype)
+    model = _load(bert_impl, case, dtype, {})
     grads = model.gradients(_inputs(case.inputs, dtype))
     tol = tolerance_for(dtype, "gradients")
     for key, expected in sorted(case.gradients.items()):
@@ -89,8 +125,8 @@ def test_golden_gradients(clause, dtype, bert_impl):
         assert_close(grads[key], expected, tol, what=f"{case.case_id}: grad {key}", dtype=dtype)
 
 
-def _load(bert_impl, case: GoldenCase, dtype: str):
-    attention = "eager" if case.options.get("output_attentions") else None
+def _load(bert_impl, case: GoldenCase, dtype: str, options: dict[str, Any]):
+    attention = "eager" if options.get("output_attentions") else None
     return bert_impl.load_model(case.head, case.config, case.state_dict, dtype=dtype, attention=attention)
 
 

@@ -46,7 +46,8 @@ def test_gradients(clause, head, data, bert_impl, oracle, capabilities):
     """d loss / d parameter equals the oracle's for every parameter of the head."""
     assert head in (lh.LABELS.clause(clause["loss"]).heads or ()), f"{clause['loss']} is not a loss of {head}"
     dtype = lh.loss_dtype(head, check_dtype(capabilities))
-    config = data.draw(configs_for(head, dtype, **clause.get("config", {})), label="config")
+    config = data.draw(configs_for(head, dtype, surface=capabilities.surface, **clause.get("config", {})),
+                       label="config")
     assume(config["hidden_size"] >= MIN_HIDDEN)
     case = load_drawn(bert_impl, oracle, head, config, dtype=dtype, seed=data.draw(seeds(), label="weights seed"))
     batch = data.draw(inputs(config, head), label="inputs")

@@ -242,9 +242,9 @@ def _bert_model(load_case: Any, capabilities: Any, attention: str | None = None,
                                             {"id": "heads.omitted.exactly_one_of_ids_embeds"}], None))
 def test_input_exclusive(clause, load_case, capabilities):
     case, inputs = _bert_model(load_case, capabilities)
+    hh.forward_raises(case, {k: v for k, v in inputs.items() if k != "input_ids"})  # neither: the core
     both = {**inputs, "inputs_embeds": hh.embed("BertModel", case.state_dict, inputs["input_ids"])}
-    hh.forward_raises(case, both)
-    hh.forward_raises(case, {k: v for k, v in inputs.items() if k != "input_ids"})
+    hh.forward_raises(case, both)  # not claimed by a port without inputs_embeds
 
 
 @pytest.mark.parametrize("clause", _params([{"id": "heads.common.inputs_embeds_equivalence"}], None))

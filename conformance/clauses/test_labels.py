@@ -52,7 +52,7 @@ def _params(clause_id: str, *features: str) -> list[Any]:
 def _case(data: Any, bert_impl: Any, oracle: Any, capabilities: Any, head: str, **fixed: Any) -> Any:
     """Draw a config (LM heads are decoders) and weights; load them in the dtype the head's loss is checked in."""
     dtype = lh.loss_dtype(head, check_dtype(capabilities))
-    config = data.draw(configs(head, decoder=head == lh.LM, **fixed), label="config")
+    config = data.draw(configs(head, decoder=head == lh.LM, surface=capabilities.surface, **fixed), label="config")
     seed = data.draw(seeds(), label="weights seed")
     return load_drawn(bert_impl, oracle, head, config, dtype=dtype, seed=seed)
 
@@ -92,6 +92,7 @@ def _no_loss(case: Any, batch: dict, labels: dict) -> None:
 def _raises(case: Any, arguments: dict, why: str) -> None:
     """The raw port model (no boundary checks) raises; the exception type is unspecified."""
     __tracebackhide__ = True
+    case.model.guard(arguments, {})
     try:
         case.model.raw.forward(arguments)
     except Exception:  # noqa: BLE001 - heads.unspecified.error_types: any exception is conforming

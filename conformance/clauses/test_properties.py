@@ -53,7 +53,8 @@ def _params(clause_id: str) -> list[Any]:
 
 def _case(data: Any, clause: dict, head: str, bert_impl: Any, oracle: Any, dtype: str, **load: Any) -> Any:
     """A drawn config (the clause's overrides win) and weights, loaded into the port."""
-    config = data.draw(configs(head, **clause.get("config", {})), label="config")
+    config = data.draw(configs(head, surface=bert_impl.capabilities.surface, **clause.get("config", {})),
+                       label="config")
     assume(config["hidden_size"] >= MIN_HIDDEN)
     seed = data.draw(seeds(), label="weights seed")
     return load_drawn(bert_impl, oracle, head, config, dtype=dtype, seed=seed, **load)
@@ -69,7 +70,8 @@ def _compare(clause: dict, head: str, actual: dict, expected: dict, rows: np.nda
 def _masked_batch(data: Any, case: Any, *, need_zero: bool = True) -> dict[str, np.ndarray]:
     """Inputs whose attention_mask has zeros anywhere."""
     batch = data.draw(inputs(case.config, case.head, pad=False), label="inputs")
-    batch["attention_mask"] = data.draw(any_masks(*batch["input_ids"].shape), label="attention_mask")
+    padding = case.model.capabilities.surface.get("padding") if case.model.capabilities else None
+    batch["attention_mask"] = data.draw(any_masks(*batch["input_ids"].shape, padding), label="attention_mask")
     assume(not need_zero or (batch["attention_mask"] == 0).any())
     return batch
 

@@ -29,6 +29,7 @@ from bert_conformance.mutants import (
     numerics,
     parameters,
     properties,
+    surface,
     tokenizer,
     weights,
 )
@@ -37,7 +38,8 @@ from bert_conformance.mutants.probe import verify
 
 # Model internals first (patches of the loaded module), then the areas whose bugs sit at the adapter boundary.
 AREAS = (embeddings, attention, layer, head_layers, weights, cache, dtype,
-         core, config, heads, parameters, numerics, labels, properties, decoder, gradients, tokenizer, data, device)
+         core, config, heads, parameters, numerics, labels, properties, decoder, gradients, tokenizer, data, device,
+         surface)
 CORPUS: dict[str, type[BadPort]] = {port.id: port for area in AREAS for port in area.MUTANTS}
 
 
