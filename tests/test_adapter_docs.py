@@ -175,5 +175,5 @@ def test_documented_install_commands_work(tmp_path):
     built = sorted((tmp_path / "dist").glob("bert_conformance-*.whl"))
     assert [p.name for p in built] == [install_wheel.split()[2].removeprefix("dist/")], "the documented wheel name"
     pip(install_wheel, "from-wheel")
-    assert from_git.startswith('pip install "bert-conformance @ git+REPO@TAG"')
+    assert from_git.startswith('pip install "git+REPO@TAG"')
     pip(from_git, "from-git")
