@@ -55,9 +55,16 @@ BUILTIN = {
     "reference": "bert_conformance.adapters.reference:implementation",
     "transformers": "bert_conformance.adapters.hf:implementation",
     "onnx": "bert_conformance.adapters.onnx:implementation",
+    # third-party runtimes (docs/ports.md): each an optional extra, none needed by the default tox run
+    "onnx-transformers": "bert_conformance.adapters.onnx_transformers:implementation",
+    "ctranslate2": "bert_conformance.adapters.ctranslate2:implementation",
+    "keras-hub": "bert_conformance.adapters.keras_hub:implementation",
 }
 OPAQUE_OUTPUTS = ("cache", "past_key_values")  # the port's own cache object, passed back as-is
-_EXTRAS = {"transformers": "transformers", "onnx": "onnx"}  # built-in name -> pip extra
+_EXTRAS = {  # built-in name -> pip extra
+    "transformers": "transformers", "onnx": "onnx", "onnx-transformers": "onnx-transformers",
+    "ctranslate2": "ctranslate2", "keras-hub": "keras-hub",
+}
 
 
 class ImplementationError(Exception):

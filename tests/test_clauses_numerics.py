@@ -1,5 +1,6 @@
 """conformance/clauses/test_numerics.py: the reference passes every clause (and, not claiming float64, every
-float32-and-below one), and there is one clause per (dtype, head). (That each known-bad port of
+float32-and-below one), and there is one clause per (dtype, head), plus ``numerics.<dtype>.hidden_states``.
+(That each known-bad port of
 ``bert_conformance.mutants.numerics`` fails the clauses it breaks is tests/test_mutants.py.)"""
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ pytest_plugins = ["pytester"]
 
 def test_one_clause_per_dtype_and_head():
     heads = load_spec().heads.heads
-    assert module.TESTED == {f"numerics.{dtype}.{head}" for dtype in DTYPES for head in heads}
+    per_head = {f"numerics.{dtype}.{head}" for dtype in DTYPES for head in heads}
+    assert module.TESTED == per_head | {f"numerics.{dtype}.hidden_states" for dtype in DTYPES}
     assert not module.NOT_TESTED
 
 

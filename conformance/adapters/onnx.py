@@ -51,6 +51,11 @@ class OnnxImplementation:
             "devices": ["cpu"],
             "attention": ["eager"],
             "features": [],
+            # the surface (spec/surface.yaml): the graph takes a 2-D mask; load_model swaps values into the
+            # initializers of the standard names, with the tied decoder weight and bias
+            "attention_masks": ["binary", "bool", "float", "nonbinary"],
+            "checkpoints": [],
+            "embeddings": ["tied"],
         }
 
     def load_model(
@@ -75,7 +80,10 @@ class OnnxImplementation:
         session = onnxruntime.InferenceSession(
             graph.with_weights(state_dict).SerializeToString(), options, providers=["CPUExecutionProvider"]
         )
-        return OnnxModel(session, graph.layout, np.asarray(state_dict[graph.word_embeddings], np.float32))
+        # ONNX Gather wraps negative indices (and numpy's lookup does too): ids are range-checked here, as HF's
+        # embedding lookups do (heads.common.input_ids_out_of_range, token_type_out_of_range)
+        word = np.asarray(state_dict[graph.word_embeddings], np.float32)
+        return OnnxModel(session, graph.layout, word, type_vocab_size=config.get("type_vocab_size", 2))
 
 
 @dataclass
@@ -202,11 +210,13 @@ class OnnxModel:
     """One loaded head: an ONNX Runtime session, the names of its flattened outputs, the word embeddings."""
 
     def __init__(
-        self, session: onnxruntime.InferenceSession, layout: list[tuple[str, int | None]], word: np.ndarray
+        self, session: onnxruntime.InferenceSession, layout: list[tuple[str, int | None]], word: np.ndarray,
+        *, type_vocab_size: int,
     ) -> None:
         self.session = session
         self.layout = layout
         self.word_embeddings = word
+        self.type_vocab_size = type_vocab_size
 
     def forward(self, inputs: dict[str, np.ndarray], **options: Any) -> dict[str, Any]:
         unknown = sorted(set(inputs) - set(INPUTS)) + sorted(set(options) - set(OPTIONS))
@@ -226,7 +236,9 @@ class OnnxModel:
         """The defaults HF documents: all-ones mask, zero token types, positions arange(seq)."""
         if ("input_ids" in inputs) == ("inputs_embeds" in inputs):
             raise ValueError("onnx port: give exactly one of input_ids and inputs_embeds")
+        _check_ids("token_type_ids", inputs.get("token_type_ids"), self.type_vocab_size)
         if "input_ids" in inputs:
+            _check_ids("input_ids", inputs["input_ids"], len(self.word_embeddings))
             embeds = self.word_embeddings[np.asarray(inputs["input_ids"])]
         else:
             embeds = np.asarray(inputs["inputs_embeds"], dtype=np.float32)
@@ -257,3 +269,8 @@ def _select_hidden_states(outputs: dict[str, Any], wanted: Any) -> None:
 
 
 implementation = OnnxImplementation()
+
+
+def _check_ids(name: str, ids: Any, size: int) -> None:
+    if ids is not None and np.size(ids) and (np.min(ids) < 0 or np.max(ids) >= size):
+        raise IndexError(f"onnx port: {name} outside [0, {size})")

@@ -25,9 +25,12 @@ from bert_conformance.clauses._label_helpers import loss_dtype
 from bert_conformance.golden import GoldenCase, iter_cases
 from bert_conformance.golden_masks import specified_mask
 from bert_conformance.plugin import clause_params
+from bert_conformance.spec import load_spec
 from bert_conformance.tolerance import DTYPES, assert_close, tolerance_for
 
 CASES = iter_cases()
+# label arguments (spec heads.yaml, omitted rule no_loss): passing one needs feature loss, loss or not
+LABELS = {a.name for head in load_spec().heads.heads.values() for a in head.arguments if a.omitted == "no_loss"}
 FLOAT_INPUTS = ("inputs_embeds", "encoder_hidden_states")
 
 
@@ -43,7 +46,7 @@ def _requires(clause: dict[str, Any]) -> dict[str, Any]:
         ("decoder", case.config.get("is_decoder", False)),
         ("cache", bool(case.steps)),
         ("cross_attention", case.config.get("add_cross_attention", False)),
-        ("loss", "loss" in case.expected),
+        ("loss", "loss" in case.expected or any(name in LABELS for name in case.inputs)),
         ("gradients", clause["id"].endswith(".gradients")),
         ("packed_sequences", "position_ids" in case.inputs and "attention_mask" not in case.inputs),
     ) if on]

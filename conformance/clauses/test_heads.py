@@ -376,10 +376,20 @@ def test_max_positions(clause, load_case, capabilities):
 
 @pytest.mark.parametrize("clause", _params([{"id": "heads.common.token_type_out_of_range"}], None))
 def test_token_type_out_of_range(clause, load_case, capabilities):
-    case, inputs = _bert_model(load_case, capabilities)
-    bad = inputs["token_type_ids"].copy()
-    bad[0, 1] = case.config["type_vocab_size"]
-    hh.forward_raises(case, {**inputs, "token_type_ids": bad})
+    _out_of_range_raises(*_bert_model(load_case, capabilities), "token_type_ids", "type_vocab_size")
+
+
+@pytest.mark.parametrize("clause", _params([{"id": "heads.common.input_ids_out_of_range"}], None))
+def test_input_ids_out_of_range(clause, load_case, capabilities):
+    _out_of_range_raises(*_bert_model(load_case, capabilities), "input_ids", "vocab_size")
+
+
+def _out_of_range_raises(case, inputs, name: str, size: str) -> None:
+    """One id just past the table, then -1 (a lookup that wraps negatives, as ONNX Gather does, must fail)."""
+    for value in (case.config[size], -1):
+        bad = inputs[name].copy()
+        bad[0, 1] = value
+        hh.forward_raises(case, {**inputs, name: bad})
 
 
 @pytest.mark.parametrize("clause", _params([{"id": "heads.omitted.no_cross_attention"}],

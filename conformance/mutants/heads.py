@@ -108,6 +108,20 @@ class TokenTypesClipped(BadPort):
         return model.inner.forward(inputs, **options)
 
 
+class NegativeIdsWrap(BadPort):
+    """ONNX ``Gather`` semantics: indices in [-n, n), so -1 is the last row (an exported graph does this)."""
+
+    description = "negative input_ids and token_type_ids pick rows from the end of the table instead of failing"
+    kills = ("heads.common.token_type_out_of_range", "heads.common.input_ids_out_of_range")
+
+    def forward(self, model: Model, inputs: dict, options: dict) -> dict[str, Any]:
+        sizes = {"input_ids": model.config["vocab_size"], "token_type_ids": model.config["type_vocab_size"]}
+        for name, size in sizes.items():
+            if name in inputs:
+                inputs[name] = np.where(inputs[name] < 0, inputs[name] + size, inputs[name])
+        return model.inner.forward(inputs, **options)
+
+
 class BoolMask4dInverted(BadPort):
     description = "a boolean 4-D attention_mask is read as True = masked (the PyTorch key_padding_mask convention)"
     kills = ("heads.common.attention_mask_4d",)
@@ -145,7 +159,7 @@ class CrossAttentionOnZeros(BadPort):
 MUTANTS = register(
     "heads", AlphabeticalOutputs, HiddenStatesWithoutEmbeddings, PoolerLastToken, IdsWinOverEmbeds,
     ScaledInputsEmbeds, QALossFromOnePosition, CacheNotReturned, PositionsClipped, TokenTypesClipped,
-    BoolMask4dInverted, AttentionsHeadsLast, CrossAttentionOnZeros,
+    NegativeIdsWrap, BoolMask4dInverted, AttentionsHeadsLast, CrossAttentionOnZeros,
 )
 PORTS = entries("heads", *MUTANTS)
 __getattr__ = resolver(MUTANTS)
