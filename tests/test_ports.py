@@ -47,7 +47,10 @@ def test_every_gate_was_green_with_real_deviations_only(summary):
 def test_the_core_only_port_has_its_numbers_checked_and_no_failure():
     numpy_docs = next(s for s in SUMMARIES if s["port"] == "numpy-docs")
     assert numpy_docs["summary"]["fail"] == numpy_docs["summary"]["xfail"] == 0
-    assert TOOL._numbers_checked(numpy_docs) >= 30  # golden + numerics + properties, not only core.*
+    passed = [t for t, e in numpy_docs["clauses"].items() if e["status"] == "pass"]
+    assert {"numerics.float64.BertModel", "numerics.float32.BertModel"} <= set(passed)  # not only core.*
+    assert len([t for t in passed if t.startswith("golden.model.")]) >= 16
+    assert len([t for t in passed if t.startswith("properties.")]) >= 5
     assert numpy_docs["capabilities"]["outputs"] == [] and numpy_docs["capabilities"]["inputs"] == [
         "input_ids", "attention_mask", "token_type_ids"]
 
@@ -79,8 +82,10 @@ def test_onnx_transformers_passes_its_core_and_golden_clauses(pytester):
     pytest.importorskip("onnxruntime", reason="the onnx extra is not installed")
     paths = [p for p in all_clause_paths() if p.stem in ("test_core", "test_golden")]
     report = pytester.path / "report.json"
-    result = pytester.runpytest(*map(str, paths), "--bert-impl", "onnx-transformers", "--bert-report", str(report),
-                                "-p", "no:cacheprovider", "-p", "no:xdist")
+    # a subprocess: the exporter imports torch modules that pytester's in-process cleanup would drop, and their
+    # re-import in a later test of this worker registers torch operator libraries twice
+    result = pytester.runpytest_subprocess(*map(str, paths), "--bert-impl", "onnx-transformers", "--bert-report",
+                                           str(report), "-p", "no:cacheprovider", "-p", "no:xdist")
     clauses = json.loads(report.read_text())["clauses"]
     assert result.ret == 0, result.stdout.str()[-3000:]
     passed = {t for t, e in clauses.items() if e["status"] == "pass"}
