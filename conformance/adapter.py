@@ -18,6 +18,7 @@ declare is never made; the clause is reported *not claimed* (:class:`NotClaimed`
 
 from __future__ import annotations
 
+import copy
 import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -296,7 +297,7 @@ class Port:
         if missing:
             raise not_claimed(missing)
         model = self.impl.load_model(
-            head, dict(config), dict(state_dict), dtype=dtype, device=device, attention=attention
+            head, copy.deepcopy(dict(config)), private(state_dict), dtype=dtype, device=device, attention=attention
         )
         if not callable(getattr(model, "forward", None)):
             raise AssertionError(
@@ -308,6 +309,24 @@ class Port:
         if not callable(getattr(self.impl, "load_tokenizer", None)):
             raise AssertionError(f"{self.name}: claims no load_tokenizer()")
         return self.impl.load_tokenizer(vocab_path, **options)
+
+
+def private(data: Mapping[str, Any]) -> dict[str, Any]:
+    """What the suite hands a port: its own copy of every array (a base ``np.ndarray``) and of every container,
+    so that a port writing into what it was given (a mask set to ones, zeroed weights) cannot change the
+    suite's copies, from which expected values are computed (``core.inputs_unchanged`` names the bug)."""
+    return {name: _base(value) if isinstance(value, np.ndarray) else copy.deepcopy(value)
+            for name, value in data.items()}
+
+
+def _base(value: Any) -> Any:
+    """A port's array as a plain ``np.ndarray`` copy (an ndarray subclass cannot bring its own ``__sub__`` or
+    ``astype`` into a comparison); lists element-wise; anything else as it is (checked elsewhere)."""
+    if isinstance(value, np.ndarray):
+        return np.array(value, copy=True, subok=False)
+    if isinstance(value, (list, tuple)):
+        return type(value)(_base(item) for item in value)
+    return value
 
 
 def _float32_loss_heads() -> frozenset[str]:
@@ -337,7 +356,7 @@ class CheckedModel:
     def forward(self, inputs: dict[str, np.ndarray], **options: Any) -> dict[str, Any]:
         __tracebackhide__ = True
         self.guard(inputs, options)
-        outputs = self.raw.forward(dict(inputs), **options)
+        outputs = self.raw.forward(private(inputs), **options)
         if not isinstance(outputs, Mapping):
             raise AssertionError(
                 f"{self.port}: {self.head}.forward returned {type(outputs).__name__}; expected a dict of numpy arrays"
@@ -345,7 +364,7 @@ class CheckedModel:
         for name, value in outputs.items():
             if name not in OPAQUE_OUTPUTS:
                 self._check(value, f"{self.head}.forward: output {name!r}", name)
-        return dict(outputs)
+        return {name: value if name in OPAQUE_OUTPUTS else _base(value) for name, value in outputs.items()}
 
     def guard(self, inputs: Mapping[str, Any], options: Mapping[str, Any]) -> None:
         """Raise :func:`not_claimed` if ``forward(inputs, **options)`` needs what the port does not declare
@@ -360,12 +379,12 @@ class CheckedModel:
         self.guard(inputs, {})
         if not callable(getattr(self.raw, "gradients", None)):
             raise AssertionError(f"{self.port}: the model has no gradients() method")
-        grads = self.raw.gradients(dict(inputs))
+        grads = self.raw.gradients(private(inputs))
         if not isinstance(grads, Mapping):
             raise AssertionError(f"{self.port}: gradients() returned {type(grads).__name__}; expected a dict")
         for name, value in grads.items():
             self._check(value, f"{self.head}.gradients: {name!r}", name)
-        return dict(grads)
+        return {name: _base(value) for name, value in grads.items()}
 
     def _check(self, value: Any, what: str, name: str) -> None:
         __tracebackhide__ = True

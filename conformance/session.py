@@ -26,6 +26,7 @@ from bert_conformance.oracle import Oracle, get_oracle
 
 STATE = pytest.StashKey["ConformanceSession"]()
 DEFAULT_TIMEOUT = 120.0
+MIN_TIMEOUT, MAX_TIMEOUT = 0.01, 86400.0  # below: the alarm fires inside pytest's own machinery; nan, inf refused
 _REQUIREMENTS = ("head", "dtype", "device", "attention", "feature")  # + the surface keys (spec/surface.yaml)
 
 
@@ -60,8 +61,11 @@ class ConformanceSession:
         self.profile: str = profiles.choose(config.getoption("bert_profile"))
         timeout = config.getoption("bert_timeout")
         self.timeout: float = DEFAULT_TIMEOUT if timeout is None else timeout
-        if self.timeout < 0:
-            raise pytest.UsageError(f"--bert-timeout must be >= 0 seconds (0: no timeout), got {timeout:g}")
+        if not (self.timeout == 0 or MIN_TIMEOUT <= self.timeout <= MAX_TIMEOUT):  # nan fails every comparison
+            raise pytest.UsageError(
+                f"--bert-timeout must be 0 (no timeout) or between {MIN_TIMEOUT:g} and {MAX_TIMEOUT:g} seconds, "
+                f"got {timeout:g}"
+            )
         self.device: str = config.getoption("bert_device") or os.environ.get("BERT_DEVICE") or "cpu"
         if self.device not in DEVICES:
             raise pytest.UsageError(f"$BERT_DEVICE must be one of {', '.join(DEVICES)}, got {self.device!r}")

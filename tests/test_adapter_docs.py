@@ -36,7 +36,7 @@ def test_documented_port_passes_core(pytester):
     pytester.makepyfile(numpy_bert=_example())
     pytester.syspathinsert()
     result = pytester.runpytest(CORE, "--bert-impl", "numpy_bert:implementation", "-p", "no:cacheprovider")
-    result.assert_outcomes(passed=4)
+    result.assert_outcomes(passed=5)
     result.stdout.fnmatch_lines(
         ["claims: heads BertModel; dtypes float64,float32; devices cpu; attention eager*"]
     )

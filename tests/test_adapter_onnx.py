@@ -47,16 +47,16 @@ def test_onnx_port_passes_core_and_reports_the_rest_not_claimed(pytester):
     result = pytester.runpytest_subprocess(
         CORE, "test_demo.py", "--bert-impl", "onnx", "--bert-report", str(report), "-p", "no:cacheprovider"
     )
-    result.assert_outcomes(passed=5, skipped=3)
+    result.assert_outcomes(passed=6, skipped=3)
     data = json.loads(report.read_text())
     assert data["implementation"]["name"] == "onnxruntime"
     assert data["summary"] == {
-        "pass": 5,
+        "pass": 6,
         "fail": 0,
         "xfail": 0,
         "not-claimed": 3,
         "skipped-env": 0,
-        "total": 8,
+        "total": 9,
     }
     assert data["clauses"]["demo.loss"]["message"] == "not claimed: feature loss"
 

@@ -24,6 +24,7 @@ CORE_IDS = [
     "core.load_model",
     "core.forward.last_hidden_state",
     "core.forward.pooler_output",
+    "core.inputs_unchanged",
 ]
 
 
@@ -33,21 +34,21 @@ def test_builtin_port_passes_core(pytester, impl):
     result = pytester.runpytest(
         CORE, "--bert-impl", impl, "--bert-report", str(report), "-p", "no:cacheprovider"
     )
-    result.assert_outcomes(passed=4)
+    result.assert_outcomes(passed=5)
     result.stdout.fnmatch_lines(
-        [f"implementation: {impl} -> bert_conformance.adapters.*", "clauses: 4 pass, 0 fail*"]
+        [f"implementation: {impl} -> bert_conformance.adapters.*", "clauses: 5 pass, 0 fail*"]
     )
 
     data = json.loads(report.read_text())
     assert data["implementation"]["selected"] == impl
     assert data["suite_version"] == bert_conformance.__version__
     assert data["summary"] == {
-        "pass": 4,
+        "pass": 5,
         "fail": 0,
         "xfail": 0,
         "not-claimed": 0,
         "skipped-env": 0,
-        "total": 4,
+        "total": 5,
     }
     assert sorted(data["clauses"]) == sorted(CORE_IDS)
     forward = data["clauses"]["core.forward.last_hidden_state"]
@@ -71,7 +72,7 @@ def test_report_header_and_markdown_matrix(pytester):
     assert data["spec_version"] and data["oracle"] == "reference" and data["profile"] == "ci"
     markdown = report.with_suffix(".md").read_text()
     assert markdown.startswith("# BERT conformance: bert_reference")
-    assert "| core | 4 | 0 | 0 | 0 | 0 |" in markdown
+    assert "| core | 5 | 0 | 0 | 0 | 0 |" in markdown
     assert "| `core.forward.pooler_output` | pass |" in markdown
     assert not [p.name for p in report.parent.iterdir() if p.name.startswith(".")]  # no temp files left
 
@@ -79,7 +80,7 @@ def test_report_header_and_markdown_matrix(pytester):
 def test_env_var_selects_the_port(pytester, monkeypatch):
     monkeypatch.setenv("BERT_IMPL", "transformers")
     result = pytester.runpytest(CORE, "-k", "capabilities", "-p", "no:cacheprovider")
-    result.assert_outcomes(passed=1, deselected=3)
+    result.assert_outcomes(passed=1, deselected=4)
     result.stdout.fnmatch_lines(["implementation: transformers -> *", "claims: heads BertModel,*"])
 
 
@@ -87,8 +88,16 @@ def test_unknown_port_is_a_usage_error(pytester):
     result = pytester.runpytest(CORE, "--bert-impl", "nope", "-p", "no:cacheprovider")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(
-        ["*--bert-impl: unknown implementation 'nope': use one of *onnx, reference, transformers*"]
+        ["*--bert-impl: unknown implementation 'nope': use one of *onnx, onnx-transformers, reference, transformers*"]
     )
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "1e-300", "-1", "1e9"])
+def test_unusable_timeouts_are_usage_errors(pytester, value):
+    """nan used to disable every timeout, 1e-300 fired inside pytest's machinery (INTERNALERROR)."""
+    result = pytester.runpytest(CORE, "--bert-timeout", value, "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--bert-timeout must be 0 (no timeout) or between 0.01 and 86400 seconds*"])
 
 
 def test_absent_optional_port_is_a_usage_error(pytester, monkeypatch):

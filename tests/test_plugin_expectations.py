@@ -69,7 +69,7 @@ def test_listed_failure_is_xfail_and_the_run_passes(run):
         expectations="core.forward.pooler_output  # pools the last row\n",
     )
     assert result.ret == pytest.ExitCode.OK
-    result.assert_outcomes(passed=3, xfailed=1)
+    result.assert_outcomes(passed=4, xfailed=1)
     clause = data["clauses"]["core.forward.pooler_output"]
     assert clause["status"] == "xfail" and "pools the last row" in clause["message"]
     assert data["summary"]["xfail"] == 1 and data["summary"]["fail"] == 0
@@ -79,7 +79,7 @@ def test_glob_patterns_match_clause_ids(run):
     result, data = run(
         CORE, "--bert-impl", "ports:BadPooler", expectations="core.forward.pooler_*  # pools the last row\n"
     )
-    result.assert_outcomes(passed=3, xfailed=1)
+    result.assert_outcomes(passed=4, xfailed=1)
 
 
 def test_listed_clause_that_passes_fails_the_run(run):

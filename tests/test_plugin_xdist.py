@@ -67,7 +67,7 @@ def _run(pytester: pytest.Pytester, report: Path, *args: str) -> dict:
     assert result.ret == pytest.ExitCode.OK, result.stdout.str()
     result.stdout.fnmatch_lines(
         [
-            "clauses: 3 pass, 0 fail, 1 xfail, 2 not-claimed, 0 skipped-env",
+            "clauses: 4 pass, 0 fail, 1 xfail, 2 not-claimed, 0 skipped-env",
             "expectations: 'old.clause.id' matches no collected clause*",
         ]
     )
@@ -86,12 +86,12 @@ def test_xdist_report_equals_single_process_report(pytester):
     distributed = _run(pytester, pytester.path / "xdist.json", "-n", "2")
     assert distributed == single
     assert single["summary"] == {
-        "pass": 3,
+        "pass": 4,
         "fail": 0,
         "xfail": 1,
         "not-claimed": 2,
         "skipped-env": 0,
-        "total": 6,
+        "total": 7,
     }
     assert single["expectations"]["stale"] == ["old.clause.id"]
     assert single["implementation"]["capabilities"]["heads"] == ["BertModel"]

@@ -29,7 +29,7 @@ THIRD_PARTY = ("onnx-transformers", "ctranslate2", "keras-hub")
 
 def test_docs_ports_md_is_generated_from_the_summaries():
     assert TOOL.write_matrix(check=True) == 0, "run: python tools/ports.py matrix"
-    assert {s["port"] for s in SUMMARIES} == set(TOOL.PORTS), "run: tox -e ports"
+    assert {s["port"] for s in SUMMARIES} == set(TOOL.PORTS), "run: tox -e ports (and tox -e port-flax, ...)"
 
 
 @pytest.mark.parametrize("summary", SUMMARIES, ids=lambda s: s["port"])

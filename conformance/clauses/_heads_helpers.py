@@ -6,11 +6,13 @@ _shape_helpers; nothing here draws with hypothesis (see _draw).
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
+from bert_conformance.adapter import private
 from bert_conformance.clauses._shape_helpers import MC, SPEC, compare_all, label_args
 from bert_conformance.clauses.helpers import make_inputs, tiny_config
 
@@ -102,7 +104,7 @@ def forward_raises(case: Any, inputs: Mapping[str, Any], **options: Any) -> str:
     __tracebackhide__ = True
     case.model.guard(inputs, options)
     try:
-        case.model.raw.forward(dict(inputs), **options)
+        case.model.raw.forward(private(inputs), **options)
     except Exception as error:  # noqa: BLE001 - any error type is conforming
         return f"{type(error).__name__}: {error}"
     raise AssertionError(f"{case.head}.forward accepted invalid input {sorted(inputs)} {options}; expected an error")
@@ -112,7 +114,7 @@ def load_raises(port: Any, head: str, config: Mapping[str, Any], state_dict: Map
     """Fail unless ``load_model`` raises (or returns a model whose first forward raises: "rejects at load")."""
     __tracebackhide__ = True
     try:
-        port.impl.load_model(head, dict(config), dict(state_dict), dtype=dtype, device=port.device,
+        port.impl.load_model(head, copy.deepcopy(dict(config)), private(state_dict), dtype=dtype, device=port.device,
                              attention=(port.capabilities.attention or ("eager",))[0])
     except Exception as error:  # noqa: BLE001 - any error type is conforming
         return f"{type(error).__name__}: {error}"

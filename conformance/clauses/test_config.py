@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from bert_conformance.adapter import private
 from bert_conformance.clauses import _heads_helpers as hh
 from bert_conformance.clauses._shape_helpers import SPEC, compare_all, label_args, spec_state_dict
 from bert_conformance.clauses.helpers import tiny_config
@@ -178,7 +179,7 @@ def test_constraint_rejected(clause, bert_impl, capabilities):
         hh.load_raises(bert_impl, head, config, weights, dtype)
         return
     try:
-        model = bert_impl.impl.load_model(head, config, weights, dtype=dtype, device=bert_impl.device,
+        model = bert_impl.impl.load_model(head, dict(config), private(weights), dtype=dtype, device=bert_impl.device,
                                           attention=(capabilities.attention or ("eager",))[0])
     except Exception:  # noqa: BLE001 - rejecting the config at load time is conforming too
         return

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bert_conformance.clauses.helpers import real_positions
+from bert_conformance.clauses.helpers import real_positions, tiny_config
 from bert_conformance.plugin import clause_params
 from bert_conformance.tolerance import assert_close, tolerance_for
 
@@ -23,6 +23,11 @@ CLAUSES = {
         "forward({input_ids, token_type_ids, attention_mask}) returns last_hidden_state, a float32 numpy "
         "array [batch, seq, hidden_size], equal to the oracle at attended positions within the float32 "
         "outputs tolerance."
+    ),
+    "core.inputs_unchanged": (
+        "load_model and forward leave the arrays they are given unchanged (state dict, input_ids, token_type_ids, "
+        "attention_mask): a port writing into them is a bug (the suite hands every port private copies, so such "
+        "writes cannot change expected values; this clause names them)."
     ),
     "core.forward.pooler_output": (
         "forward returns pooler_output, a float32 numpy array [batch, hidden_size], equal to the oracle "
@@ -87,3 +92,19 @@ def test_pooler_output(clause, load_case, make_inputs):
         what="pooler_output",
         dtype="float32",
     )
+
+
+@pytest.mark.parametrize("clause", _params("core.inputs_unchanged"))
+def test_inputs_unchanged(clause, bert_impl, oracle, make_inputs):
+    """The raw port gets arrays the test keeps a copy of; after load_model and forward they are unchanged."""
+    config = tiny_config()
+    weights = oracle.random_state_dict("BertModel", config, seed=0)
+    given = {name: value.copy() for name, value in weights.items()}
+    model = bert_impl.impl.load_model("BertModel", dict(config), given, dtype="float32", device="cpu",
+                                      attention=(bert_impl.capabilities.attention or ("eager",))[0])
+    inputs = make_inputs(config, batch=2, seq=7)
+    fed = {name: value.copy() for name, value in inputs.items()}
+    model.forward(fed)
+    changed = [name for name in weights if not np.array_equal(given[name], weights[name])]
+    changed += [name for name in inputs if not np.array_equal(fed[name], inputs[name])]
+    assert not changed, f"{bert_impl.name} wrote into the arrays it was given: {changed[:5]}"

@@ -17,6 +17,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+from bert_conformance.adapter import private
 from bert_conformance.clauses import _label_helpers as lh
 from bert_conformance.clauses._draw import configs, inputs, load_drawn, seeds
 from bert_conformance.clauses._property_helpers import (
@@ -94,7 +95,7 @@ def _raises(case: Any, arguments: dict, why: str) -> None:
     __tracebackhide__ = True
     case.model.guard(arguments, {})
     try:
-        case.model.raw.forward(arguments)
+        case.model.raw.forward(private(arguments))
     except Exception:  # noqa: BLE001 - heads.unspecified.error_types: any exception is conforming
         return
     raise AssertionError(f"{case.head}: {why} must raise an error, the port returned outputs")

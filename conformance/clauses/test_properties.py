@@ -33,13 +33,11 @@ from bert_conformance.clauses._property_helpers import (
     port_tolerance,
     spec_clauses,
 )
-from bert_conformance.spec import load_spec
 from bert_conformance.tolerance import assert_close, tolerance_for
 
 CLAUSES = by_id(spec_clauses("properties", "properties"))
 NOT_TESTED: dict[str, str] = {}
 TESTED: set[str] = set()
-DEFAULT_EPS = load_spec().config.field("layer_norm_eps").default
 # LayerNorm over fewer features erases most of a token's identity (hidden_size 1: outputs do not depend on
 # the input at all), so a broken mask or default could pass unseen.
 MIN_HIDDEN = 4
@@ -54,14 +52,9 @@ def _params(clause_id: str) -> list[Any]:
 
 
 def _case(data: Any, clause: dict, head: str, bert_impl: Any, oracle: Any, dtype: str, **load: Any) -> Any:
-    """A drawn config (the clause's overrides win) and weights, loaded into the port.
-
-    layer_norm_eps stays BERT's default: a property compares the port with itself, so the eps is not what it
-    checks (numerics and golden clauses check it), and a port that mishandles the eps must fail those, not
-    every property.
-    """
-    fixed = {"layer_norm_eps": DEFAULT_EPS, **clause.get("config", {})}
-    config = data.draw(configs(head, surface=bert_impl.capabilities.surface, **fixed), label="config")
+    """A drawn config (the clause's overrides win) and weights, loaded into the port."""
+    config = data.draw(configs(head, surface=bert_impl.capabilities.surface, **clause.get("config", {})),
+                       label="config")
     assume(config["hidden_size"] >= MIN_HIDDEN)
     seed = data.draw(seeds(), label="weights seed")
     return load_drawn(bert_impl, oracle, head, config, dtype=dtype, seed=seed, **load)

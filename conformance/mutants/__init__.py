@@ -24,6 +24,7 @@ from bert_conformance.mutants import (
     gradients,
     head_layers,
     heads,
+    hostile,
     labels,
     layer,
     numerics,
@@ -39,7 +40,7 @@ from bert_conformance.mutants.probe import verify
 # Model internals first (patches of the loaded module), then the areas whose bugs sit at the adapter boundary.
 AREAS = (embeddings, attention, layer, head_layers, weights, cache, dtype,
          core, config, heads, parameters, numerics, labels, properties, decoder, gradients, tokenizer, data, device,
-         surface)
+         surface, hostile)
 CORPUS: dict[str, type[BadPort]] = {port.id: port for area in AREAS for port in area.MUTANTS}
 
 
