@@ -60,11 +60,14 @@ BUILTIN = {
     "onnx-transformers": "bert_conformance.adapters.onnx_transformers:implementation",
     "ctranslate2": "bert_conformance.adapters.ctranslate2:implementation",
     "keras-hub": "bert_conformance.adapters.keras_hub:implementation",
+    "tensorflow": "bert_conformance.adapters.tensorflow:implementation",  # transformers 4.x TFBert* classes
+    "flax": "bert_conformance.adapters.flax:implementation",  # transformers 4.x FlaxBert* classes
 }
 OPAQUE_OUTPUTS = ("cache", "past_key_values")  # the port's own cache object, passed back as-is
 _EXTRAS = {  # built-in name -> pip extra
     "transformers": "transformers", "onnx": "onnx", "onnx-transformers": "onnx-transformers",
-    "ctranslate2": "ctranslate2", "keras-hub": "keras-hub",
+    "ctranslate2": "ctranslate2", "keras-hub": "keras-hub", "tensorflow": "tensorflow",
+    "flax": "flax",
 }
 
 

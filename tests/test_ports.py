@@ -24,7 +24,7 @@ _spec = importlib.util.spec_from_file_location("ports_tool", ROOT / "tools" / "p
 TOOL = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(TOOL)
 SUMMARIES = TOOL.load_summaries()
-THIRD_PARTY = ("onnx-transformers", "ctranslate2", "keras-hub")
+THIRD_PARTY = ("onnx-transformers", "ctranslate2", "keras-hub", "tensorflow", "flax")
 
 
 def test_docs_ports_md_is_generated_from_the_summaries():
@@ -68,7 +68,11 @@ def test_render_counts_statuses_per_family():
 @pytest.mark.parametrize("name", THIRD_PARTY)
 def test_third_party_adapter_declares_a_valid_surface(name):
     module_name = BUILTIN[name].split(":")[0]
-    runtime = {"onnx-transformers": "onnxruntime", "ctranslate2": "ctranslate2", "keras-hub": "keras_hub"}[name]
+    runtime = {"onnx-transformers": "onnxruntime", "ctranslate2": "ctranslate2", "keras-hub": "keras_hub",
+               "tensorflow": "tensorflow", "flax": "flax"}[name]
+    if name in ("tensorflow", "flax"):
+        pytest.importorskip("transformers.models.bert.modeling_tf_bert" if name == "tensorflow" else
+                            "transformers.models.bert.modeling_flax_bert", reason="needs transformers 4.x")
     pytest.importorskip(runtime, reason=f"the {name} runtime is not installed (pip install '.[{name}]')")
     port = importlib.import_module(module_name).implementation
     caps = Capabilities.from_dict(port.capabilities(), source=name)

@@ -38,10 +38,12 @@ PORTS = {
     "ctranslate2": "CTranslate2's Encoder, converted by its TransformersConverter",
     "keras-hub": "keras-hub's BertBackbone / BertTextClassifier (Keras 3, torch backend)",
     "numpy-docs": "the numpy BertModel of docs/adapters.md (declares the core surface only)",
+    "tensorflow": "transformers 4.57's TFBert* classes (TensorFlow 2.21, CPU): the older documentation's TF classes",
+    "flax": "transformers 4.57's FlaxBert* classes (JAX 0.10, CPU): the older documentation's Flax classes",
 }
 # ports that need transformers 4.x run in their own tox envs (tox -e port-flax, port-tensorflow); `run`
 # without names runs the others (tox -e ports)
-OWN_ENV: tuple[str, ...] = ()
+OWN_ENV = ("tensorflow", "flax")
 FAMILIES = ("core", "config", "parameters", "heads", "numerics", "golden", "properties", "labels", "decoder",
             "gradients", "tokenizer")
 STATUSES = ("pass", "fail", "xfail", "not-claimed", "skipped-env")
