@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bert_conformance.mutants._base import BadPort, Mutant, register, resolver
-from bert_conformance.mutants.layer import LayerNormEpsIgnored, set_activation
+from bert_conformance.mutants._base import BadPort, register, resolver
+from bert_conformance.mutants.layer import GeluTanh, LayerNormEpsIgnored
 from bert_conformance.mutants.probe import Probe
 
 # What an inference runtime typically serves: the non-declarable core only.
@@ -33,16 +33,9 @@ class CoreOnlyEpsIgnored(CoreOnly, LayerNormEpsIgnored):
     kills = ("numerics.float64.BertModel", "golden.model.layer_norm_eps-float64")
 
 
-class CoreOnlyGeluTanh(CoreOnly, Mutant):
+class CoreOnlyGeluTanh(CoreOnly, GeluTanh):
     description = "declares only the core surface and activations [gelu], and computes gelu with tanh"
     kills = ("numerics.float64.BertModel", "config.hidden_act.gelu", "golden.model.tiny-float64")
-    probe = Probe()
-
-    def mutate(self, module: Any, config: dict) -> None:
-        from bert_conformance.mutants.layer import _gelu_tanh
-
-        if config.get("hidden_act", "gelu") == "gelu":
-            set_activation(module, _gelu_tanh)
 
 
 class DeclaredPositionIdsRaise(BadPort):
