@@ -96,27 +96,11 @@ class BenchSpec:
 
 
 def load_document(path: Path | None = None) -> dict[str, Any]:
-    """The validated YAML document: through the spec loader when it is importable, else jsonschema."""
-    try:
-        from bert_conformance.spec import load_document as load_spec_document
-    except ImportError:  # the loader is optional for the benchmarks; the schema check is not
-        return _validate_with_jsonschema(path or SPEC_FILE)
+    """The validated YAML document, through the spec loader (its bounds on size, aliases and expressions apply:
+    docs/spec.md, "Limits")."""
+    from bert_conformance.spec import load_document as load_spec_document
+
     return load_spec_document("benchmarks", path)
-
-
-def _validate_with_jsonschema(path: Path) -> dict[str, Any]:
-    import json
-
-    import jsonschema
-    import yaml
-
-    schema = json.loads((path.parent / "schema" / "benchmarks.schema.json").read_text(encoding="utf-8"))
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(data), key=lambda e: list(e.path))
-    if errors:
-        where = "/".join(str(p) for p in errors[0].path) or "(document)"
-        raise ValueError(f"{path}: {where}: {errors[0].message} ({len(errors)} schema error(s))")
-    return data
 
 
 def parse(data: Mapping[str, Any], *, file: str = "spec/benchmarks.yaml") -> BenchSpec:

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import copy
 import importlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any, Protocol, runtime_checkable
@@ -69,6 +70,9 @@ _EXTRAS = {  # built-in name -> pip extra
     "ctranslate2": "ctranslate2", "keras-hub": "keras-hub", "tensorflow": "tensorflow",
     "flax": "flax",
 }
+
+
+Bound = Callable[[str], AbstractContextManager[Any]]  # bounded(what): a deadline around one call into the port
 
 
 class ImplementationError(Exception):
@@ -214,10 +218,18 @@ def _names(value: Any, key: str, vocabulary: tuple[str, ...], source: str) -> tu
     return tuple(v for v in vocabulary if v in value)  # canonical order
 
 
-def load_implementation(name: str) -> Port:
-    """Find a port by built-in name, entry point (group ``bert_conformance.implementations``) or ``module:attr``."""
+def load_implementation(name: str, *, bounded: Bound = nullcontext) -> Port:
+    """Find a port by built-in name, entry point (group ``bert_conformance.implementations``) or ``module:attr``.
+
+    Whatever goes wrong while importing or building the port (an ImportError, a SyntaxError, a RuntimeError or
+    ``sys.exit()`` at import time, a raising constructor) is an :class:`ImplementationError`: a usage error
+    naming the port, never a crash of the run. ``bounded(what)`` wraps the port's ``capabilities()`` call (the
+    session's watchdog deadline).
+    """
     target = _target(name)
     module_name, _, attribute = target.partition(":")
+    if not module_name or not all(part.isidentifier() for part in module_name.split(".")):
+        raise ImplementationError(f"implementation {name!r}: {module_name!r} is not a module name ('module:attribute')")
     try:
         module = importlib.import_module(module_name)
     except ImportError as error:
@@ -226,19 +238,39 @@ def load_implementation(name: str) -> Port:
         raise ImplementationError(
             f"implementation {name!r}: cannot import {module_name!r}: {error}{hint}"
         ) from error
+    except (Exception, SystemExit) as error:  # the port's own import-time code failed
+        raise ImplementationError(
+            f"implementation {name!r}: importing {module_name!r} raised {_describe(error)}"
+        ) from error
     obj: Any = module
     for part in filter(None, attribute.split(".")):
-        if not hasattr(obj, part):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
             raise ImplementationError(
                 f"implementation {name!r}: {module_name!r} has no attribute {attribute!r}"
-            )
-        obj = getattr(obj, part)
+            ) from None
+        except Exception as error:  # a module-level __getattr__ (lazy import) that fails
+            raise ImplementationError(f"implementation {name!r}: {target} raised {_describe(error)}") from error
     if isinstance(obj, type) or (callable(obj) and not hasattr(obj, "capabilities")):
-        obj = obj()  # a class or a factory: one instance per run
+        try:
+            obj = obj()  # a class or a factory: one instance per run
+        except (Exception, SystemExit) as error:
+            raise ImplementationError(f"implementation {name!r}: {target}() raised {_describe(error)}") from error
     for method in ("capabilities", "load_model"):
-        if not callable(getattr(obj, method, None)):
+        try:
+            found = callable(getattr(obj, method, None))
+        except Exception as error:  # a property that raises
+            raise ImplementationError(f"implementation {name!r}: {target}.{method} raised {_describe(error)}") from error
+        if not found:
             raise ImplementationError(f"implementation {name!r} ({target}) has no {method}() method")
-    return Port(name, target, obj)
+    return Port(name, target, obj, bounded=bounded)
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, SystemExit):
+        return f"SystemExit({error.code!r}): a port must not exit the process"
+    return f"{type(error).__name__}: {error}"
 
 
 def _target(name: str) -> str:
@@ -269,16 +301,17 @@ class Port:
     target: str
     impl: Any
     device: str = "cpu"
+    bounded: Bound = field(default=nullcontext, repr=False)
     capabilities: Capabilities = field(init=False)
     capabilities_error: str | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         try:
-            self.capabilities = Capabilities.from_dict(
-                self.impl.capabilities(), source=f"{self.name}: capabilities()"
-            )
-        except Exception as error:  # a broken port must not stop the run
-            self.capabilities_error = f"{type(error).__name__}: {error}"
+            with self.bounded(f"{self.name}: capabilities()"):
+                declared = self.impl.capabilities()
+            self.capabilities = Capabilities.from_dict(declared, source=f"{self.name}: capabilities()")
+        except (Exception, SystemExit) as error:  # a broken port must not stop the run
+            self.capabilities_error = _describe(error)
             self.capabilities = Capabilities(self.name, "unknown", (), (), (), ())
 
     def load_model(

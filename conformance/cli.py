@@ -2,6 +2,8 @@
 
     bert-conformance --version
     bert-conformance spec validate [PATH]
+    bert-conformance golden verify | regenerate [--check]
+    bert-conformance run [PYTEST_ARGS ...]      (the CI gate: exit 0 only on a complete, passing run)
 
 Each command group registers itself in COMMANDS (name -> function adding its subparser); a later module
 adds e.g. ``golden`` with ``COMMANDS["golden"] = add_golden_commands``. A registrar sets ``func`` on its
@@ -25,7 +27,10 @@ def _spec_validate(args: argparse.Namespace) -> int:
     # Imported here so that `--version` and `--help` work even if a spec dependency is broken.
     from bert_conformance.spec import load_spec, spec_dir, validate_path
 
-    target = Path(args.path) if args.path else spec_dir()
+    if args.path is not None and not args.path.strip():
+        print("spec validate: PATH is empty (leave it out to validate the installed spec)", file=sys.stderr)
+        return 2
+    target = Path(args.path) if args.path is not None else spec_dir()
     errors = validate_path(target)
     if errors:
         for error in errors:
@@ -54,7 +59,13 @@ def add_golden_commands(commands: argparse._SubParsersAction) -> None:
     add(commands)
 
 
-COMMANDS: dict[str, Registrar] = {"spec": add_spec_commands, "golden": add_golden_commands}
+def add_run_command(commands: argparse._SubParsersAction) -> None:
+    from bert_conformance.gate import add_run_command as add  # lazy: keeps --version light
+
+    add(commands)
+
+
+COMMANDS: dict[str, Registrar] = {"spec": add_spec_commands, "golden": add_golden_commands, "run": add_run_command}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -71,6 +82,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["run"] and argv[1:2] not in (["-h"], ["--help"]):
+        # everything after `run` is pytest's: argparse would try to read its --options as ours
+        from bert_conformance.gate import run
+
+        return run(argv[1:])
     args = build_parser().parse_args(argv)
     return args.func(args)
 

@@ -47,6 +47,12 @@ def parse_expectations(path: str | Path) -> list[Expectation]:
         raise ExpectationsError(
             f"--bert-expectations {path}: cannot read: {error.strerror or error}"
         ) from error
+    except UnicodeDecodeError as error:
+        raise ExpectationsError(
+            f"--bert-expectations {path}: is not UTF-8 text (byte {error.start}); one clause id per line"
+        ) from None
+    if "\x00" in text:
+        raise ExpectationsError(f"--bert-expectations {path}: contains a NUL byte; one clause id per line")
     expectations: list[Expectation] = []
     seen: dict[str, int] = {}
     for number, raw in enumerate(text.splitlines(), start=1):

@@ -26,9 +26,11 @@ from .golden_io import (
     MANIFEST_NAME,
     GoldenError,
     case_files,
+    confined_file,
     decode_case,
     read_manifest,
     sha256_file,
+    stale_staging_problems,
 )
 from .golden_minilm import UNAVAILABLE, GoldenUnavailable, load_weights
 from .report import NEEDS_LIVE_ORACLE
@@ -72,21 +74,35 @@ def default_dir() -> Path:
 
 
 def load_case(path: Path | str, manifest: dict[str, Any] | None = None) -> GoldenCase:
-    """Load one case file: sha256 against the manifest first, then structure. Raises GoldenError."""
+    """Load one case file: a regular file in the folder, size and sha256 against the manifest first, then the
+    metadata against the manifest entry, then structure and contents. Raises GoldenError, nothing else."""
     path = Path(path)
     if manifest is None:
         manifest = read_manifest(path.parent)
     entry = manifest["files"].get(path.name)
     if entry is None:
         raise GoldenError(f"{path}: not listed in {path.parent / MANIFEST_NAME} (orphaned file)")
-    if not path.is_file():
-        raise GoldenError(f"{path}: missing (listed in {MANIFEST_NAME})")
-    actual = sha256_file(path)
+    path = confined_file(path.parent, path.name)
+    try:
+        size, actual = path.stat().st_size, sha256_file(path)
+    except OSError as e:
+        raise GoldenError(f"{path}: unreadable: {e.strerror or e}") from e
+    if size != entry["bytes"]:
+        raise GoldenError(f"{path}: size mismatch: manifest {entry['bytes']} bytes, file {size}")
     if actual != entry["sha256"]:
         raise GoldenError(f"{path}: sha256 mismatch: manifest {entry['sha256']}, file {actual}")
     tensors, meta = decode_case(path)
-    if meta.get("case_id") != entry["case_id"]:
-        raise GoldenError(f"{path}: case_id {meta.get('case_id')!r} but the manifest says {entry['case_id']!r}")
+    try:
+        return _checked_case(path, tensors, meta, entry)
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as e:  # metadata of an unplanned shape
+        raise GoldenError(f"{path}: malformed case ({type(e).__name__}: {e})") from e
+
+
+def _checked_case(path: Path, tensors: dict[str, np.ndarray], meta: dict[str, Any],
+                  entry: dict[str, Any]) -> GoldenCase:
+    for key in ("case_id", "head", "clauses", "description"):  # the manifest's copy may not disagree
+        if meta.get(key) != entry[key]:
+            raise GoldenError(f"{path}: {key} {meta.get(key)!r} but the manifest says {entry[key]!r}")
     state_dict, skip_reason = _state_dict(path, tensors, meta, entry)
     check_structure(path, tensors, meta, state_dict)
     parts = split_tensors(tensors, meta["steps"])
@@ -124,13 +140,15 @@ def iter_cases(dir: Path | str | None = None) -> list[GoldenCase]:
 
 
 def verify(root: Path | str) -> list[str]:
-    """One line per problem: missing, unreadable, tampered (sha256), malformed or orphaned files."""
+    """One line per problem: a bad manifest, missing, unreadable, tampered (size, sha256), malformed or
+    orphaned files (anything in the folder the manifest does not list: stray ``.tmp`` files, links, ...), and
+    staging folders a killed regenerate left beside it."""
     root = Path(root)
+    problems = stale_staging_problems(root)
     try:
         manifest = read_manifest(root)
     except GoldenError as e:
-        return [str(e)]
-    problems = []
+        return [*problems, str(e)]
     for name in sorted(manifest["files"]):
         try:
             load_case(root / name, manifest)
@@ -225,30 +243,46 @@ def add_golden_commands(commands: Any) -> None:
     """``golden regenerate|verify`` under the main CLI's subparsers (``cli.COMMANDS["golden"]``)."""
     golden = commands.add_parser("golden", help="regenerate or verify the golden fixtures")
     commands = golden.add_subparsers(dest="golden_command", required=True)
-    regen = commands.add_parser("regenerate", help="rebuild every case (atomic writes, manifest last; never deletes)")
+    regen = commands.add_parser("regenerate", help="rebuild every case in a staging folder, then swap it in "
+                                                   "atomically (never deletes a fixture)")
     regen.add_argument("--dir", type=Path, default=None, help="fixture folder (default: the installed fixtures)")
     regen.add_argument("--check", action="store_true", help="compare only; exit 1 if anything would change")
+    regen.add_argument("--case", action="append", dest="cases", metavar="CASE_ID", default=None,
+                       help="regenerate only this case (repeatable); the other entries are kept as they are")
     check = commands.add_parser("verify", help="check files against MANIFEST.json (never deletes)")
     check.add_argument("--dir", type=Path, default=None, help="fixture folder (default: the installed fixtures)")
     golden.set_defaults(func=run_golden)
 
 
 def run_golden(args: argparse.Namespace) -> int:
+    """Exit 0 when clean, 1 on any golden problem (one line each, never a traceback), 128 + N on signal N."""
     root = args.dir if args.dir is not None else default_dir()
-    if args.golden_command == "verify":
-        problems = verify(root)
-        for line in problems:
-            print(f"golden verify: {line}", file=sys.stderr)
-        if not problems:
-            print(f"golden verify: {root}: {len(read_manifest(root)['files'])} files OK")
-        return 1 if problems else 0
+    command = f"golden {args.golden_command}"
+    try:
+        return _verify_command(root) if args.golden_command == "verify" else _regenerate_command(root, args)
+    except (GoldenError, OSError) as e:  # OSError: e.g. no room or no permission for the staging folder
+        print(f"{command}: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt as e:  # SIGINT, or SIGTERM turned into golden_generate.Interrupted
+        signum = getattr(e, "signum", 2)
+        print(f"{command}: interrupted by signal {signum}; {root} holds the complete old or new set",
+              file=sys.stderr)
+        return 128 + signum
+
+
+def _verify_command(root: Path) -> int:
+    problems = verify(root)
+    for line in problems:
+        print(f"golden verify: {line}", file=sys.stderr)
+    if not problems:
+        print(f"golden verify: {root}: {len(read_manifest(root)['files'])} files OK")
+    return 1 if problems else 0
+
+
+def _regenerate_command(root: Path, args: argparse.Namespace) -> int:
     from .golden_generate import regenerate
 
-    try:
-        result = regenerate(root, check=args.check)
-    except GoldenError as e:
-        print(f"golden regenerate: {e}", file=sys.stderr)
-        return 1
+    result = regenerate(root, check=args.check, case_ids=args.cases)
     kinds = ("added", "changed", "equivalent", "unchanged", "removed", "skipped", "refused")
     print("golden regenerate: " + ", ".join(f"{len(getattr(result, k))} {k}" for k in kinds))
     if result.refused:

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from .golden_io import CASE_ID_PATTERN
 from .golden_weights import float32_grid
 
 I64 = np.int64
@@ -47,6 +48,8 @@ def case(case_id: str, seed: int) -> Callable[[CaseFn], CaseFn]:
     """Register a case function under its id and seed (both unique)."""
 
     def register(fn: CaseFn) -> CaseFn:
+        if not CASE_ID_PATTERN.fullmatch(case_id):  # the id is a file name: verify refuses any other
+            raise ValueError(f"golden case {case_id!r}: not lowercase words joined by dots (e.g. model.tiny)")
         if case_id in CASES or seed in {s for s, _ in CASES.values()}:
             raise ValueError(f"golden case {case_id!r}: duplicate id or seed {seed}")
         CASES[case_id] = (seed, fn)

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from .golden_io import GoldenError
+from .golden_io import CASE_ID_PATTERN, GoldenError
 from .golden_weights import HEADS, head_shapes
 
 F64, I64 = np.dtype(np.float64), np.dtype(np.int64)
@@ -18,6 +18,13 @@ INT_INPUTS = ("input_ids", "attention_mask", "token_type_ids", "position_ids", "
 FLOAT_INPUTS = ("inputs_embeds", "encoder_hidden_states")
 META_FIELDS = {"case_id": str, "description": str, "head": str, "config": dict, "options": dict, "steps": int,
                "gradients": bool, "clauses": list, "spec_version": str, "generator_version": str}
+# The forward options a golden case may pass to a port (docs/golden.md, "File format"): the consumer
+# (clauses/test_golden.py) hands them to ``forward`` unchanged, so anything else would reach the port.
+GOLDEN_OPTIONS = ("output_attentions", "output_hidden_states", "use_cache")
+# Output groups stored one tensor per element (``<group>.<i>``; the cache as ``cache.<i>.<part>``).
+CACHE_PARTS = ("key", "value", "cross_key", "cross_value")
+# The one output whose expected value may be NaN: a loss with every label ignored (spec labels.*: NaN).
+MAY_BE_NAN = "loss"
 
 
 @dataclass
@@ -48,16 +55,13 @@ def split_tensors(tensors: dict[str, np.ndarray], n_steps: int) -> CaseTensors:
 
 def check_structure(path: Path, tensors: dict[str, np.ndarray], meta: dict[str, Any],
                     state_dict: dict[str, np.ndarray]) -> None:
-    for key, kind in META_FIELDS.items():
-        if not isinstance(meta.get(key), kind):
-            raise GoldenError(f"{path}: metadata field {key!r} missing or not a {kind.__name__}")
-    if meta["head"] not in HEADS:
-        raise GoldenError(f"{path}: unknown head {meta['head']!r}")
+    _check_metadata(path, meta)
     for name, array in tensors.items():
         if array.dtype not in (F64, I64):
             raise GoldenError(f"{path}: tensor {name}: wrong dtype {array.dtype} (golden files hold float64/int64)")
         if not _known_name(name, meta["steps"]):
             raise GoldenError(f"{path}: unexpected tensor {name} (not a golden tensor name for this case)")
+        _check_finite(path, name, array)
     if state_dict or not meta.get("external_weights"):
         _check_weights(path, meta, state_dict, "weight.")
     parts = split_tensors(tensors, meta["steps"])
@@ -68,6 +72,67 @@ def check_structure(path: Path, tensors: dict[str, np.ndarray], meta: dict[str, 
         _check_expected(path, meta, inputs, expected, where)
     if meta["gradients"]:
         _check_weights(path, meta, parts.gradients, "grad.")
+
+
+def _check_metadata(path: Path, meta: dict[str, Any]) -> None:
+    """Field types, the case naming rule, a known head, options a port may be given, clause ids of the spec."""
+    for key, kind in META_FIELDS.items():
+        if not isinstance(meta.get(key), kind):
+            raise GoldenError(f"{path}: metadata field {key!r} missing or not a {kind.__name__}")
+    if not CASE_ID_PATTERN.fullmatch(meta["case_id"]):
+        raise GoldenError(f"{path}: case_id {meta['case_id']!r} breaks the naming rule (lowercase words joined by dots)")
+    if meta["head"] not in HEADS:
+        raise GoldenError(f"{path}: unknown head {meta['head']!r}")
+    for key, value in sorted(meta["options"].items()):
+        if key not in GOLDEN_OPTIONS or not isinstance(value, bool):
+            raise GoldenError(f"{path}: option {key}={value!r}: a golden case may pass only {GOLDEN_OPTIONS} "
+                              "(true/false) to a port")
+    from .spec import load_spec  # lazy: the file checks above need no spec
+
+    known = set(load_spec().clause_ids())
+    unknown = [c for c in meta["clauses"] if not isinstance(c, str) or c not in known]
+    if unknown:
+        raise GoldenError(f"{path}: clause ids not in the spec: {unknown}")
+
+
+def _check_finite(path: Path, name: str, array: np.ndarray) -> None:
+    """No Inf anywhere; NaN only in an expected loss (the spec's all-labels-ignored NaN)."""
+    if array.dtype != F64 or np.isfinite(array).all():
+        return
+    nan_ok = name.rpartition("expected.")[2] == MAY_BE_NAN
+    if nan_ok and not np.isinf(array).any():
+        return
+    bad = int((~np.isfinite(array)).sum())
+    raise GoldenError(f"{path}: tensor {name}: {bad} non-finite value(s) (only expected.{MAY_BE_NAN} may be NaN)")
+
+
+def _check_output_names(path: Path, meta: dict[str, Any], expected: dict[str, np.ndarray], where: str) -> None:
+    """Each expected name an output of the head (spec heads.yaml) under the golden naming; outputs the head
+    always returns present; optional groups only when the case's options ask for them."""
+    from .spec import load_spec
+
+    outputs = {o.name: o.present.when for o in load_spec().heads.heads[meta["head"]].outputs}
+    options = meta["options"]
+    for name in sorted(expected):
+        base, _, rest = name.partition(".")
+        when = outputs.get(base)
+        if when is None or not _element_name(base, rest):
+            raise GoldenError(f"{path}: unexpected tensor {where}expected.{name} (not an output of {meta['head']})")
+        if when in GOLDEN_OPTIONS and options.get(when) is not True:
+            raise GoldenError(f"{path}: unexpected tensor {where}expected.{name} (the case does not set {when})")
+    for base, when in outputs.items():
+        if when == "always" and base not in expected:
+            raise GoldenError(f"{path}: missing tensor {where}expected.{base}")
+
+
+def _element_name(base: str, rest: str) -> bool:
+    """``rest`` after ``<base>.``: empty for a tensor, ``<i>`` for a tuple element, ``<i>.<part>`` for the cache."""
+    index, _, part = rest.partition(".")
+    if base == "cache":
+        return index.isdigit() and part in CACHE_PARTS
+    if base in ("hidden_states", "attentions", "cross_attentions"):
+        return index.isdigit() and not part
+    return not rest
 
 
 def _known_name(name: str, n_steps: int) -> bool:
@@ -121,6 +186,7 @@ def _check_expected(path: Path, meta: dict[str, Any], inputs: dict[str, np.ndarr
     cfg, head = meta["config"], meta["head"]
     if not expected:
         raise GoldenError(f"{path}: {where}no expected.* tensors")
+    _check_output_names(path, meta, expected, where)
     for name, array in expected.items():
         if array.dtype != F64:
             raise GoldenError(f"{path}: tensor {where}expected.{name}: wrong dtype {array.dtype}, expected float64")

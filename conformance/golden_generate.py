@@ -1,12 +1,19 @@
 """Generate golden case files: expected values from the reference oracle in float64, cross-checked against
-transformers when it is installed; files written atomically, manifest last; nothing ever deleted.
+transformers when it is installed. The new set is built in a staging folder beside the fixture folder,
+verified, and swapped in with one atomic rename (see :func:`regenerate`); no fixture is ever deleted.
 
 ``bert-conformance golden regenerate [--dir DIR] [--check]`` runs :func:`regenerate`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import os
+import shutil
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -31,7 +38,10 @@ from .golden_io import (
     flatten_outputs,
     manifest_bytes,
     read_manifest,
+    recover_staging,
     sha256_bytes,
+    staging_dirs,
+    swap_in,
 )
 from .golden_minilm import GoldenUnavailable, load_weights
 from .golden_weights import random_weights
@@ -228,13 +238,97 @@ class Regeneration:
         return not (self.added or self.changed or self.removed or self.refused or self.manifest_changed)
 
 
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM (or SIGHUP) during a regeneration, raised like Ctrl-C so that the staging folder is cleaned."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"signal {signum}")
+        self.signum = signum
+
+
+@contextmanager
+def signals_interrupt() -> Iterator[None]:
+    """Turn SIGTERM / SIGHUP into :class:`Interrupted` and SIGINT into KeyboardInterrupt for the duration (the
+    default of the first two kills the process without running ``finally``). Only the main thread may set
+    handlers; elsewhere this does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, _frame: Any) -> None:
+        raise Interrupted(signum)
+
+    # SIGINT too: a parent that ignores it (some process managers) would otherwise leave no way to clean up
+    handlers = {signal.SIGINT: signal.default_int_handler,
+                **{sig: interrupt for sig in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None)) if sig}}
+    previous = {sig: signal.signal(sig, handler) for sig, handler in handlers.items()}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+PAUSE_ENV = "BERT_CONFORMANCE_GOLDEN_PAUSE"
+
+
+def _pause(point: str) -> None:
+    """Test hook: with ``$BERT_CONFORMANCE_GOLDEN_PAUSE`` set, announce each point on stderr and, at the point
+    it names, wait (up to 10 min) for the test to send a real signal at a known state of the regeneration."""
+    wanted = os.environ.get(PAUSE_ENV)
+    if wanted:
+        print(f"golden regenerate: pause {point}", file=sys.stderr, flush=True)
+        if point == wanted:
+            time.sleep(600)
+
+
 def regenerate(root: Path, *, check: bool = False, log: Callable[[str], None] = print,
                case_ids: Sequence[str] | None = None) -> Regeneration:
-    """Rebuild every case (or ``case_ids``) into ``root``; with check, only compare. Files first, manifest last."""
-    root = Path(root)
-    root.mkdir(parents=True, exist_ok=True)
+    """Rebuild every case (or only ``case_ids``, keeping the other entries) into ``root``; with check, only
+    compare and write nothing.
+
+    Writes go to a copy of the folder beside it (``.<name>.regenerate``); when everything is written and the
+    copy verifies, one ``renameat2(RENAME_EXCHANGE)`` swaps it in (elsewhere: two renames, undone by the next
+    run if interrupted between them). So after any signal, ``root`` holds the complete old or the complete new
+    set. SIGINT / SIGTERM / SIGHUP remove the staging folder; one left by SIGKILL is removed by the next run."""
+    unknown = sorted(set(case_ids or ()) - set(all_case_ids()))
+    if unknown:
+        raise GoldenError(f"unknown case id(s) {unknown} (see golden_generate.all_case_ids())")
+    if check:
+        return _build(Path(root), Path(root), check=True, log=log, case_ids=case_ids)
+    root = Path(root).resolve()  # a symlinked fixture folder: swap the folder it names, not the link
+    with signals_interrupt():
+        for line in recover_staging(root):  # before mkdir: a missing root may be waiting in .previous
+            log(line)
+        root.mkdir(parents=True, exist_ok=True)
+        staging = staging_dirs(root)[0]
+        try:
+            shutil.copytree(root, staging, symlinks=True)
+            result = _build(root, staging, check=False, log=log, case_ids=case_ids)
+            if result.added or result.changed or result.manifest_changed:
+                _verify_staged(staging)
+                _pause("before swap")
+                swap_in(staging, root)
+                _pause("after swap")
+        finally:
+            recover_staging(root)  # the staging copy, or the old set it was exchanged with
+    return result
+
+
+def _verify_staged(staging: Path) -> None:
+    """Refuse to swap in a set that does not verify (files it carries over unlisted aside: never deleted)."""
+    from .golden import verify
+
+    problems = [p for p in verify(staging) if ": orphaned: " not in p]
+    if problems:
+        raise GoldenError("the regenerated set does not verify, nothing swapped in: " + "; ".join(problems))
+
+
+def _build(root: Path, target: Path, *, check: bool, log: Callable[[str], None],
+           case_ids: Sequence[str] | None) -> Regeneration:
+    """Generate into ``target`` (``root`` itself with check, where nothing is written); files, then manifest."""
     old_entries = _old_manifest_entries(root)
-    result, entries = Regeneration(), {}
+    result, entries = Regeneration(), _kept_entries(old_entries, case_ids)
     spec_ver = spec_version()
     for case_id in sorted(all_case_ids() if case_ids is None else case_ids):
         name = case_file_name(case_id)
@@ -248,13 +342,14 @@ def regenerate(root: Path, *, check: bool = False, log: Callable[[str], None] = 
                 entries[name] = old_entries[name]
             continue
         entries[name] = entry
-        status = _compare(root / name, data, check)
+        status = _compare(target / name, data, check)
         getattr(result, status).append(name)
         log(f"{status:<10} {name}")
         if status in ("added", "changed") and not check:
-            atomic_write_bytes(root / name, data)
-    for path in case_files(root):
-        rel = path.relative_to(root).as_posix()
+            atomic_write_bytes(target / name, data)
+            _pause(f"staged {name}")
+    for path in case_files(target):
+        rel = path.relative_to(target).as_posix()
         if rel not in entries:
             result.removed.append(rel)
             log(f"removed    {rel}: no longer generated; left in place (delete it by hand)")
@@ -262,12 +357,21 @@ def regenerate(root: Path, *, check: bool = False, log: Callable[[str], None] = 
         "format": FORMAT, "format_version": FORMAT_VERSION, "generator_version": GENERATOR_VERSION,
         "spec_version": spec_ver, "regenerate": REGENERATE_COMMAND, "excluded": list(EXCLUDED), "files": entries,
     }
-    result.manifest_changed = _manifest_differs(root, manifest, result.equivalent)
+    result.manifest_changed = _manifest_differs(target, manifest, result.equivalent)
     if result.manifest_changed and not check:
-        atomic_write_bytes(root / MANIFEST_NAME, manifest_bytes(manifest))
+        atomic_write_bytes(target / MANIFEST_NAME, manifest_bytes(manifest))
     log(f"{MANIFEST_NAME}: {'changed' if result.manifest_changed else 'unchanged'}"
         f"{' (not written: --check)' if check and result.manifest_changed else ''}")
     return result
+
+
+def _kept_entries(old_entries: dict[str, Any], case_ids: Sequence[str] | None) -> dict[str, Any]:
+    """With a subset of cases, the entries of the other registered cases stay as they are (their files are
+    neither regenerated nor reported removed)."""
+    if case_ids is None:
+        return {}
+    others = {case_file_name(c) for c in all_case_ids()} - {case_file_name(c) for c in case_ids}
+    return {name: entry for name, entry in old_entries.items() if name in others}
 
 
 def _old_manifest_entries(root: Path) -> dict[str, Any]:

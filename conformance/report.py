@@ -95,15 +95,28 @@ def message_of(report: Any, status: str) -> str:
     return ""
 
 
+CRASHED = "???"  # the phase pytest-xdist gives the report of a test whose worker process died
+
+
 class Results:
-    """Results by test id, from test reports (on the controller under xdist); the worst status wins."""
+    """Results by test id, from test reports (on the controller under xdist); the worst status wins.
+
+    It also knows which collected tests finished (their teardown, or a crash, was reported), so that a run that
+    ends early (an interrupt, ``-x``, a killed process) is never reported as complete.
+    """
 
     def __init__(self) -> None:
         self.clauses: dict[str, ClauseResult] = {}
+        self.collected: set[str] = set()
+        self.finished: set[str] = set()
 
     def add(self, report: Any) -> None:
+        if report.when in ("teardown", CRASHED):
+            self.finished.add(report.nodeid)
         props = dict(report.user_properties)
         clause, test = props.get("bert_clause"), props.get("bert_test")
+        if report.when == CRASHED and test is None:  # the worker died before the clause reported its ids
+            test = clause = _parametrization_id(report.nodeid)
         status = status_of(report)
         if clause is None or test is None or status is None:
             return
@@ -118,19 +131,45 @@ class Results:
         if _RANK[status] > _RANK[result.status]:
             result.status, result.message = status, message_of(report, status)
 
+    def not_run(self) -> list[str]:
+        return sorted(self.collected - self.finished)
+
     def counts(self) -> dict[str, int]:
         counts = dict.fromkeys(STATUSES, 0)
         for result in self.clauses.values():
             counts[result.status] += 1
         return counts
 
-    def to_dict(self, header: dict[str, Any]) -> dict[str, Any]:
+    def to_dict(self, header: dict[str, Any], run: dict[str, Any]) -> dict[str, Any]:
         return {
             "format": REPORT_FORMAT,
+            "run": run,
             **header,
             "summary": {**self.counts(), "total": len(self.clauses)},
             "clauses": {cid: self.clauses[cid].to_dict() for cid in sorted(self.clauses)},
         }
+
+
+def run_record(run_id: str, *, collected: int, not_run: list[str], ended_early: str | None) -> dict[str, Any]:
+    """The report's ``run`` entry: ``complete`` is true only when every collected test finished and nothing
+    ended the run early. ``id`` lets a gate tell this run's report from a stale file (``bert-conformance run``)."""
+    reason = ended_early or (f"{len(not_run)} collected test(s) never finished" if not_run else None)
+    return {
+        "id": run_id,
+        "complete": reason is None,
+        "incomplete_reason": reason,
+        "collected": collected,
+        "not_run": not_run[:_MAX_NOT_RUN],
+    }
+
+
+_MAX_NOT_RUN = 50
+
+
+def _parametrization_id(nodeid: str) -> str:
+    """``path::test[<id>]`` -> ``<id>`` (the report id of a clause whose worker died before reporting it)."""
+    name = nodeid.rsplit("::", 1)[-1]
+    return name[name.index("[") + 1 : -1] if name.endswith("]") and "[" in name else name
 
 
 def write_reports(path: str | Path, data: dict[str, Any]) -> tuple[Path, Path]:
@@ -142,17 +181,40 @@ def write_reports(path: str | Path, data: dict[str, Any]) -> tuple[Path, Path]:
     return path, markdown_path
 
 
+def report_paths_problem(path: str) -> str | None:
+    """Why ``--bert-report PATH`` cannot be written (checked before the run, not after it), or None."""
+    if not path.strip():
+        return "is empty; give the JSON report's path (the Markdown matrix goes next to it, .md)"
+    json_path = Path(path)
+    if json_path.suffix.lower() == ".md":
+        return "ends in .md, where the Markdown matrix goes: give the JSON report's path (e.g. report.json)"
+    for target in (json_path, json_path.with_suffix(".md")):
+        if target.exists() and not target.is_file():  # os.replace would put a file where a device or folder was
+            return f"{target} exists and is not a regular file"
+        if target.is_symlink():
+            return f"{target} is a symbolic link; the report replaces files, it does not write through links"
+    return None
+
+
 def write_atomic(path: Path, text: str) -> None:
-    """Write to a temporary file in the same folder, then rename: never a half-written report."""
+    """Write to a temporary file in the same folder, then rename: never a half-written report. The file gets
+    the permissions of a normally created one (mkstemp makes 0600)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)  # reading the umask means setting it: put it straight back
+    os.umask(mask)
+    return mask
 
 
 def markdown(data: dict[str, Any]) -> str:
@@ -166,6 +228,7 @@ def markdown(data: dict[str, Any]) -> str:
         f"- suite {data.get('suite_version', '?')}, spec {data.get('spec_version', '?')}, oracle "
         f"{data.get('oracle', '?')}, device {data.get('device', 'cpu')}, hypothesis profile {data.get('profile', '?')}",
         *(f"- claims {key}: {', '.join(caps.get(key, [])) or '(none)'}" for key in CLAIM_KEYS),
+        *_incomplete_lines(data.get("run", {})),
         "",
         "| section | " + " | ".join(STATUSES) + " |",
         "|---|" + "---|" * len(STATUSES),
@@ -190,6 +253,12 @@ def markdown(data: dict[str, Any]) -> str:
     if stale:
         lines += ["", "Expectations matching no collected clause: " + ", ".join(f"`{s}`" for s in stale)]
     return "\n".join(lines) + "\n"
+
+
+def _incomplete_lines(run: dict[str, Any]) -> list[str]:
+    if run.get("complete", True):
+        return []
+    return ["", f"**INCOMPLETE: {run.get('incomplete_reason')}**: this report is not a verdict on the port."]
 
 
 CLAIM_KEYS = ("heads", "dtypes", "devices", "attention", "features")

@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 import shlex
 import signal
+import uuid
+from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +25,22 @@ from bert_conformance import report as rep
 from bert_conformance.adapter import DEVICES, Capabilities, ImplementationError, Port, load_implementation
 from bert_conformance.errors import SpecError
 from bert_conformance.oracle import Oracle, get_oracle
+from bert_conformance.watchdog import EXIT_INCOMPLETE, Watchdog, grace
 
 STATE = pytest.StashKey["ConformanceSession"]()
 DEFAULT_TIMEOUT = 120.0
 MIN_TIMEOUT, MAX_TIMEOUT = 0.01, 86400.0  # below: the alarm fires inside pytest's own machinery; nan, inf refused
 _REQUIREMENTS = ("head", "dtype", "device", "attention", "feature")  # + the surface keys (spec/surface.yaml)
+# importing a port may import a framework (TensorFlow: ~10 s on a busy 2-core machine): a tiny --bert-timeout
+# meant for clauses must not kill the import (capabilities() itself gets --bert-timeout)
+IMPORT_DEADLINE_FLOOR = 30.0
+RUN_ID_ENV = "BERT_CONFORMANCE_RUN_ID"  # set by `bert-conformance run` to recognise its own run's report
+CORE_PREFIX = "core."  # the core clauses: what makes a port a BERT port; no expectations file can excuse them
+_ENDED_EARLY = {
+    pytest.ExitCode.INTERRUPTED: "interrupted (KeyboardInterrupt or a stop signal)",
+    pytest.ExitCode.INTERNAL_ERROR: "pytest stopped on an internal error",
+    pytest.ExitCode.USAGE_ERROR: "pytest stopped on a usage error",
+}
 
 
 def is_clause(item: pytest.Item) -> bool:
@@ -57,6 +70,9 @@ class ConformanceSession:
         self.config = config
         self.impl_name: str = config.getoption("bert_impl") or os.environ.get("BERT_IMPL") or "reference"
         self.report_path: str | None = config.getoption("bert_report")
+        problem = None if self.report_path is None else rep.report_paths_problem(self.report_path)
+        if problem:
+            raise pytest.UsageError(f"--bert-report {self.report_path!r}: {problem}")
         self.strict: bool = config.getoption("bert_strict")
         self.profile: str = profiles.choose(config.getoption("bert_profile"))
         timeout = config.getoption("bert_timeout")
@@ -81,8 +97,11 @@ class ConformanceSession:
         self.results = rep.Results()
         self.written: tuple[Path, Path] | None = None
         self.report_error: str | None = None
+        self.ended_early: str | None = None
         self._worker_header: dict[str, Any] | None = None
         self._previous_profile: str | None = None
+        self.run_id = os.environ.get(RUN_ID_ENV) or uuid.uuid4().hex
+        self.watchdog = Watchdog(self._hung)
 
     # -- activation ----------------------------------------------------------------------------------------
 
@@ -95,7 +114,10 @@ class ConformanceSession:
         except SpecError as error:
             raise pytest.UsageError(f"the installed BERT spec does not load:\n{error}") from None
         try:
-            self.port = load_implementation(self.impl_name)
+            # importing the port and calling capabilities() run outside any clause: only the watchdog bounds them
+            importing = self.timeout and max(self.timeout, IMPORT_DEADLINE_FLOOR)
+            with self.watchdog.deadline(importing, f"importing implementation {self.impl_name!r}"):
+                self.port = load_implementation(self.impl_name, bounded=self._bounded)
         except ImplementationError as error:
             raise pytest.UsageError(f"--bert-impl: {error}") from None
         self.port.device = self.device
@@ -113,6 +135,9 @@ class ConformanceSession:
                 f"--bert-oracle {self.oracle_mode}: {type(error).__name__}: {error}"
             ) from None
         self.active = True
+
+    def _bounded(self, what: str) -> Any:
+        return self.watchdog.deadline(self.timeout, what)
 
     def use_profile(self) -> None:
         """Load the clauses' hypothesis profile. Called when the clause conftest is loaded, i.e. before
@@ -167,6 +192,11 @@ class ConformanceSession:
             if expected is not None:
                 self.used.add(expected.pattern)
                 where = f"{self.expectations_path}:{expected.line}"
+                if clause_id(item).startswith(CORE_PREFIX):
+                    raise pytest.UsageError(
+                        f"{where}: {expected.pattern!r} matches the core clause {report_id(item)}: the core "
+                        "(core.*) cannot be excused by an expectations file; a port that fails it is not a BERT port"
+                    )
                 item.add_marker(
                     pytest.mark.xfail(strict=True, reason=f"expected failure ({where}): {expected.reason}")
                 )
@@ -177,20 +207,41 @@ class ConformanceSession:
     def pytest_report_collectionfinish(self) -> list[str]:
         return self.header_lines() if self.active else []
 
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self.results.collected = {item.nodeid for item in session.items}
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        """xdist controller: every worker collects the same tests; the run is complete when all finished."""
+        self.results.collected = set(ids)
+
     # -- hooks: running -----------------------------------------------------------------------------------
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_protocol(self, item: pytest.Item) -> Generator[None, Any, Any]:
+        """The watchdog's hard deadline around the clause (setup, call, teardown): SIGALRM's timeout plus a grace."""
+        if not (self.active and is_clause(item)):
+            return (yield)
+        # with pytest-timeout, its marker (ours or the clause's own); without it (-p no:timeout), ours alone
+        timeout = _marked_timeout(item) if self.config.pluginmanager.hasplugin("timeout") else self.timeout
+        if not timeout:
+            return (yield)
+        with self.watchdog.deadline(timeout + grace(timeout), f"clause {item.nodeid}"):
+            return (yield)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         if self.active and is_clause(item):
             item.user_properties += [("bert_clause", clause_id(item)), ("bert_test", report_id(item))]
 
-    @pytest.hookimpl(wrapper=True)
+    @pytest.hookimpl(wrapper=True, trylast=True)  # inside hypothesis' own wrapper, which sets the digest first
     def pytest_runtest_call(self, item: pytest.Item) -> Any:
         """Record every assert_close the clause makes, pass or fail, for the report."""
         if not (self.active and is_clause(item)):
             return (yield)
         from bert_conformance.tolerance import recording
 
+        _seed_from_location_free_id(item)
         with recording() as comparisons:
             try:
                 return (yield)
@@ -247,6 +298,15 @@ class ConformanceSession:
             self._worker_header = self._worker_header or output["header"]
             self.used.update(output["used"])
 
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        """Write an *incomplete* report first: a run killed before its end (os._exit, SIGKILL, a crash) leaves
+        a report that says so, never an old one or none."""
+        if self.report_path and not self.is_worker:
+            try:
+                self._write(self._run(ended_early="the run did not finish (the process ended before pytest did)"))
+            except OSError as error:
+                raise pytest.UsageError(f"--bert-report {self.report_path}: cannot write: {error.strerror or error}") from None
+
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if self.is_worker:
             if self.active:
@@ -255,18 +315,49 @@ class ConformanceSession:
                     "used": sorted(self.used),
                 }
             return
-        if not self.active:
-            return
+        self.ended_early = self._collect_only_reason() or _ENDED_EARLY.get(session.exitstatus) or (
+            f"stopped early: {session.shouldstop or session.shouldfail}" if session.shouldstop or session.shouldfail else None
+        )
+        run = self._run(self.ended_early)
         if self.report_path:
             try:
-                self.written = rep.write_reports(self.report_path, self.results.to_dict(self.report_header()))
+                self.written = self._write(run)
             except OSError as error:
                 self.report_error = (
                     f"--bert-report {self.report_path}: cannot write: {error.strerror or error}"
                 )
                 session.exitstatus = pytest.ExitCode.USAGE_ERROR
-        if self.strict and self.stale() and session.exitstatus == pytest.ExitCode.OK:
+        collect_only = self.config.getoption("collectonly", False)  # listing clauses is not a run: status kept
+        if self.active and not collect_only and not run["complete"] and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = EXIT_INCOMPLETE
+        if self.active and self.strict and self.stale() and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def _collect_only_reason(self) -> str | None:
+        return "--collect-only: nothing ran" if self.config.getoption("collectonly", False) else None
+
+    def _run(self, ended_early: str | None) -> dict[str, Any]:
+        return rep.run_record(self.run_id, collected=len(self.results.collected), not_run=self.results.not_run(),
+                              ended_early=ended_early)
+
+    def _write(self, run: dict[str, Any]) -> tuple[Path, Path]:
+        assert self.report_path is not None
+        header = self.report_header() if self.active else self._minimal_header()
+        return rep.write_reports(self.report_path, self.results.to_dict(header, run))
+
+    def _minimal_header(self) -> dict[str, Any]:
+        """Before the port is resolved (or when no clause was collected): what the run was asked to check."""
+        return {"implementation": {"selected": self.impl_name}, "suite_version": bert_conformance.__version__,
+                "oracle": self.oracle_mode, "device": self.device, "profile": self.profile, "timeout_s": self.timeout}
+
+    def _hung(self, what: str) -> None:
+        """The watchdog's last act: record why the run ends (the controller's report; a worker just dies)."""
+        self.ended_early = f"{what} did not return within the hard deadline (the run was ended)"
+        capture = self.config.pluginmanager.getplugin("capturemanager")
+        if capture is not None:
+            capture.suspend_global_capture()  # or the last words go to a capture file that is never shown
+        if self.report_path and not self.is_worker:
+            self._write(self._run(self.ended_early))
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.is_worker or not self.active:
@@ -339,11 +430,38 @@ class ConformanceSession:
                 "fails the run (--bert-strict)" if self.strict else "use --bert-strict to fail on it"
             )
             lines.append(f"expectations: {pattern!r} matches no collected clause; {consequence}")
+        if self.ended_early or self.results.not_run():
+            reason = self.ended_early or f"{len(self.results.not_run())} collected test(s) never finished"
+            lines.append(f"INCOMPLETE: {reason}; this run is not a verdict on the port")
         if self.written:
             lines.append(f"report: {self.written[0]} and {self.written[1]}")
         if self.report_error:
             lines.append(f"ERROR: {self.report_error}")
         return lines
+
+
+def _marked_timeout(item: pytest.Item) -> float:
+    """The item's pytest-timeout marker value (ours, or a longer one the clause set itself); 0: none."""
+    marker = item.get_closest_marker("timeout")
+    if marker is None:
+        return 0.0
+    value = marker.args[0] if marker.args else marker.kwargs.get("timeout", 0)
+    try:
+        return max(float(value or 0), 0.0)
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def _seed_from_location_free_id(item: pytest.Item) -> None:
+    """Make a derandomized clause draw the same examples wherever the suite is installed and run from.
+
+    hypothesis' pytest plugin seeds a parametrized test with its node id, which holds the path from pytest's
+    rootdir: ``test_labels.py::...`` from one folder, ``.tox/x/lib/.../test_labels.py::...`` from another, so
+    the ``ci`` profile drew different examples in a port author's CI than in ours. File name + test name is
+    the same everywhere."""
+    inner = getattr(getattr(getattr(item, "obj", None), "hypothesis", None), "inner_test", None)
+    if inner is not None and getattr(inner, "_hypothesis_internal_add_digest", None) is not None:
+        inner._hypothesis_internal_add_digest = f"{item.path.name}::{item.name}".encode()
 
 
 def _spec_version() -> str:

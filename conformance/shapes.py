@@ -15,10 +15,15 @@ Grammar (lowest precedence first)::
 
 A shape is a list of integer expressions: ``[batch, seq, hidden_size]`` or ``[batch * num_choices, seq]``.
 In integer expressions ``/`` is exact division: ``hidden_size / num_attention_heads`` must divide evenly.
+
+Evaluation is bounded (the spec folder may be hostile): the text length, the nesting, every intermediate
+integer and string, exponents, shape dimensions and repeat counts have limits (the MAX_* constants below);
+going past one is a ShapeError, never a hang.
 """
 
 from __future__ import annotations
 
+import math
 import operator
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -30,6 +35,7 @@ __all__ = [
     "Expr",
     "ShapeError",
     "evaluate",
+    "evaluate_count",
     "evaluate_expr",
     "parse_expr",
     "parse_shape",
@@ -39,6 +45,23 @@ __all__ = [
 
 class ShapeError(ValueError):
     """A shape or expression that does not parse or cannot be evaluated."""
+
+
+# --- limits --------------------------------------------------------------------------------------------------
+# The longest real expression (a constraint joining five comparisons with `and`) has about 120 characters.
+MAX_EXPR_CHARS = 256
+# Parentheses, unary operators and `**` chains nest at most 2 deep in the real spec; the parser recurses
+# about ten Python frames per level, so 16 stays far from the interpreter's recursion limit.
+MAX_EXPR_DEPTH = 16
+# Every intermediate integer fits in int64: no tensor size, index or config value is larger, and keeping
+# operands this small is what makes `**` and `*` cost microseconds instead of hours.
+MAX_EXPR_INT = 2**63 - 1
+# Strings in expressions are enum values ("absolute", "single_label_classification"); 256 is plenty.
+MAX_EXPR_STR = 256
+# A tensor dimension indexes with int32 in most frameworks; a larger one is a typo or an attack.
+MAX_DIM = 2**31 - 1
+# Repeat counts expand state-dict key templates once per layer; real models have at most a few hundred.
+MAX_REPEAT_COUNT = 1024
 
 
 # --- syntax tree -------------------------------------------------------------------------------------------
@@ -118,6 +141,17 @@ class _Parser:
         self.text = text
         self.tokens = _tokenize(text)
         self.i = 0
+        self.depth = 0
+
+    def nested(self, parse: Callable[[], Expr]) -> Expr:
+        """Parse one level deeper; a bound on nesting keeps the recursion (and _eval's) shallow."""
+        self.depth += 1
+        if self.depth > MAX_EXPR_DEPTH:
+            raise ShapeError(f"expression nested deeper than {MAX_EXPR_DEPTH} levels")
+        try:
+            return parse()
+        finally:
+            self.depth -= 1
 
     def peek(self) -> tuple[str, str, int]:
         return self.tokens[self.i]
@@ -161,7 +195,7 @@ class _Parser:
 
     def not_expr(self) -> Expr:
         if self.accept("not"):
-            return Unary("not", self.not_expr())
+            return Unary("not", self.nested(self.not_expr))
         return self.comparison()
 
     def comparison(self) -> Expr:
@@ -185,23 +219,20 @@ class _Parser:
 
     def unary(self) -> Expr:
         if self.accept("-"):
-            return Unary("-", self.unary())
+            return Unary("-", self.nested(self.unary))
         return self.power()
 
     def power(self) -> Expr:
         base = self.atom()
         if self.accept("**"):
-            return Binary("**", base, self.unary())
+            return Binary("**", base, self.nested(self.unary))
         return base
 
     def atom(self) -> Expr:
         kind, value, _ = self.peek()
-        if kind == "int":
+        if kind in ("int", "float"):
             self.take()
-            return Const(int(value))
-        if kind == "float":
-            self.take()
-            return Const(float(value))
+            return Const(_literal(value, kind))
         if kind == "string":
             self.take()
             return Const(value[1:-1])
@@ -212,11 +243,16 @@ class _Parser:
             self.take()
             return Const({"null": None, "true": True, "false": False}[value])
         if self.accept("("):
-            inner = self.or_expr()
+            inner = self.nested(self.or_expr)
             if not self.accept(")"):
                 raise self.fail("')'")
             return inner
         raise self.fail("a number, a name or '('")
+
+
+def _literal(text: str, kind: str) -> int | float:
+    value: int | float = int(text) if kind == "int" else float(text)
+    return _bounded(value, f"the literal {text[:40]}")
 
 
 @lru_cache(maxsize=4096)
@@ -224,6 +260,10 @@ def parse_expr(text: str) -> Expr:
     """Parse one expression (``num_hidden_layers + 1``, ``hidden_size % num_attention_heads == 0``)."""
     if not isinstance(text, str):
         raise ShapeError(f"an expression must be a string, got {type(text).__name__}")
+    if len(text) > MAX_EXPR_CHARS:
+        raise ShapeError(
+            f"expression longer than {MAX_EXPR_CHARS} characters ({len(text)}): {text[:40]!r}..."
+        )
     return _Parser(text).parse()
 
 
@@ -330,6 +370,58 @@ _COMPARE: Mapping[str, Callable[[Any, Any], bool]] = {
 }
 
 
+def _bounded(value: Any, what: str) -> Any:
+    """``value`` if it is within the limits (int64, finite, short strings); ``what`` names it in the error."""
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int) and abs(value) > MAX_EXPR_INT:
+        raise ShapeError(f"{what} is larger than the integer bound 2**63 - 1")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ShapeError(f"{what} is not a finite number ({value})")
+    if isinstance(value, complex):
+        raise ShapeError(f"{what} is not a real number")
+    if isinstance(value, str) and len(value) > MAX_EXPR_STR:
+        raise ShapeError(f"{what} is a string longer than {MAX_EXPR_STR} characters")
+    return value
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _precheck(op: str, left: Any, right: Any) -> None:
+    """Refuse, before computing it, a result too large to compute quickly (the bound checks it after)."""
+    if op == "**" and isinstance(left, int) and isinstance(right, int) and right > 0 and abs(left) > 1:
+        # |left| ** right >= 2 ** ((bit_length - 1) * right): past the bound without computing it.
+        if (abs(left).bit_length() - 1) * right > MAX_EXPR_INT.bit_length():
+            raise ShapeError(f"{left} ** {right} is larger than the integer bound 2**63 - 1")
+    if op == "*" and isinstance(left, str) != isinstance(right, str):
+        text, count = (left, right) if isinstance(left, str) else (right, left)
+        if _is_number(count) and len(text) * max(count, 0) > MAX_EXPR_STR:
+            raise ShapeError(f"string repeated {count} times is longer than {MAX_EXPR_STR} characters")
+    if op in ("%", "//", "/", "**", "-") and not (_is_number(left) and _is_number(right)):
+        # `"%999999999d" % 1` would format a gigabyte; only + and * make sense on strings.
+        raise ShapeError(f"cannot apply {op!r} to {type(left).__name__} and {type(right).__name__}")
+
+
+def _apply(op: str, left: Any, right: Any) -> Any:
+    _precheck(op, left, right)
+    try:
+        return _bounded(_BINARY[op](left, right), f"the result of {op!r}")
+    except TypeError as exc:
+        raise ShapeError(f"cannot apply {op!r}: {exc}") from None
+    except ZeroDivisionError:
+        raise ShapeError("division by zero") from None
+    except OverflowError as exc:
+        raise ShapeError(f"{op!r} overflows: {exc}") from None
+
+
+def _negate(value: Any) -> Any:
+    if not _is_number(value):
+        raise ShapeError(f"cannot negate {type(value).__name__} {value!r}")
+    return -value
+
+
 def _eval(expr: Expr, env: Mapping[str, Any]) -> Any:
     if isinstance(expr, Const):
         return expr.value
@@ -340,17 +432,14 @@ def _eval(expr: Expr, env: Mapping[str, Any]) -> Any:
         return env[expr.id]
     if isinstance(expr, Unary):
         value = _eval(expr.operand, env)
-        return (not value) if expr.op == "not" else -value
+        return (not value) if expr.op == "not" else _negate(value)
     if isinstance(expr, Binary):
         left = _eval(expr.left, env)
         if expr.op == "and":
             return left and _eval(expr.right, env)
         if expr.op == "or":
             return left or _eval(expr.right, env)
-        try:
-            return _BINARY[expr.op](left, _eval(expr.right, env))
-        except TypeError as exc:
-            raise ShapeError(f"cannot apply {expr.op!r}: {exc}") from None
+        return _apply(expr.op, left, _eval(expr.right, env))
     values = [_eval(o, env) for o in expr.operands]
     try:
         return all(_COMPARE[op](a, b) for op, a, b in zip(expr.ops, values, values[1:]))
@@ -363,6 +452,16 @@ def evaluate_expr(expr: str | Expr, env: Mapping[str, Any]) -> Any:
     return _eval(parse_expr(expr) if isinstance(expr, str) else expr, env)
 
 
+def evaluate_count(expr: str | Expr, env: Mapping[str, Any]) -> int:
+    """A repeat count (``num_hidden_layers``): an integer from 0 to MAX_REPEAT_COUNT."""
+    value = evaluate_expr(expr, env)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ShapeError(f"a repeat count must be an integer, got {value!r}")
+    if not 0 <= value <= MAX_REPEAT_COUNT:
+        raise ShapeError(f"repeat count {value} is outside 0..{MAX_REPEAT_COUNT}")
+    return value
+
+
 def evaluate(shape: str | Sequence[Any], env: Mapping[str, int]) -> tuple[int, ...]:
     """Concrete shape: ``evaluate("[batch, seq, hidden_size]", {...}) == (2, 7, 32)``."""
     exprs = parse_shape(shape) if not _is_parsed(shape) else tuple(shape)
@@ -373,6 +472,8 @@ def evaluate(shape: str | Sequence[Any], env: Mapping[str, int]) -> tuple[int, .
             raise ShapeError(f"dimension {index} evaluates to {value!r}, not an integer")
         if value < 0:
             raise ShapeError(f"dimension {index} evaluates to {value}, a negative size")
+        if value > MAX_DIM:
+            raise ShapeError(f"dimension {index} evaluates to {value}, above the size bound 2**31 - 1")
         dims.append(value)
     return tuple(dims)
 

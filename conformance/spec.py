@@ -5,6 +5,10 @@ Every ``spec/<name>.yaml`` is read with a safe YAML loader that rejects duplicat
 expressions that parse and use known symbols, heads that exist, tolerances in order; see spec_checks.py).
 Problems come back as SpecError (file, YAML path, message), never as a library traceback.
 
+The spec folder is untrusted input: file size, YAML aliases and nesting, JSON Schema regex patterns and
+``$ref`` targets are bounded or confined (the limits below, listed in docs/spec.md, "Limits"), so a hostile
+folder gets a SpecError instead of hanging the suite or reading files outside the folder.
+
     spec = load_spec()                       # the installed spec, cached per process
     spec.config.field("layer_norm_eps").default
     spec.heads.head("BertModel").argument_names
@@ -17,12 +21,26 @@ import dataclasses
 import functools
 import importlib.resources
 import json
-from collections.abc import Iterator, Mapping
+import math
+import re
+import urllib.parse
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import jsonschema
+import jsonschema.protocols
+import referencing
+import referencing.exceptions
+import referencing.jsonschema
 import yaml
+
+try:  # the regex parser of the standard library (re._parser since 3.11)
+    from re import _constants as _sre
+    from re import _parser as _sre_parse
+except ImportError:  # pragma: no cover - Python 3.10
+    import sre_constants as _sre  # type: ignore[no-redef]
+    import sre_parse as _sre_parse  # type: ignore[no-redef]
 
 from bert_conformance.errors import SpecError, raise_if_any
 from bert_conformance.spec_checks import check_document, iter_clauses
@@ -40,6 +58,21 @@ from bert_conformance.spec_types import (
 __all__ = ["Spec", "load_document", "load_spec", "spec_dir", "validate_path"]
 
 CORE_DOCUMENTS = tuple(CORE_TYPES)
+
+# --- limits (each one is checked before the work it bounds) ------------------------------------------------
+# The largest real file (heads.yaml, tokenizer.yaml) is about 50 KB: 2 MB is 40 times that and still parses
+# and validates in well under a second.
+MAX_FILE_BYTES = 2 * 1024 * 1024
+# The real YAML nests at most 7 levels, the schemas about 12; validation recurses several Python frames per
+# level, so 32 keeps far from the interpreter's recursion limit.
+MAX_DEPTH = 32
+# The real files have at most ~3,600 YAML nodes; 100,000 bounds what the schema and the checks walk.
+MAX_YAML_NODES = 100_000
+# The real spec uses no anchors or aliases, and one alias can double what every later step walks
+# (a "billion laughs" document is 10 lines), so none is allowed: write the value out.
+MAX_YAML_ALIASES = 0
+# The longest real schema pattern has 38 characters.
+MAX_PATTERN_CHARS = 128
 
 
 def spec_dir() -> Path:
@@ -102,15 +135,82 @@ def _node_path(root: yaml.Node, target: yaml.Node, path: str = "") -> str | None
     return None
 
 
-def read_yaml(path: Path) -> Any:
-    """Parse one YAML file safely; every failure is a SpecError naming the file and the place."""
+def read_text(path: Path) -> str:
+    """The UTF-8 text of a spec file no larger than MAX_FILE_BYTES (checked before reading it)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            message = f"file too large: {size} bytes (the limit is {MAX_FILE_BYTES})"
+            raise SpecError(str(path), "(document)", message)
+        return path.read_text(encoding="utf-8")
     except OSError as exc:
         raise SpecError(str(path), "(document)", f"cannot read file: {exc.strerror or exc}") from None
     except UnicodeDecodeError as exc:
         raise SpecError(str(path), "(document)", f"not UTF-8 text: {exc.reason}") from None
+
+
+@dataclasses.dataclass
+class _Frame:
+    """An open mapping or sequence while scanning YAML events: where it is and which child comes next."""
+
+    path: str
+    mapping: bool
+    index: int = 0
+    key: str | None = None  # in a mapping: the key whose value comes next (None: a key comes next)
+
+    def child(self) -> str:
+        if not self.mapping:
+            return f"{self.path}[{self.index}]"
+        if self.key is None:
+            return self.path  # a key node: report the mapping
+        return f"{self.path}.{self.key}" if self.path else self.key
+
+    def advance(self, scalar: Any) -> None:
+        if not self.mapping:
+            self.index += 1
+        elif self.key is None:
+            self.key = scalar if isinstance(scalar, str) else "?"
+        else:
+            self.key = None
+
+
+def _scan_yaml(text: str, file: str) -> None:
+    """Refuse aliases, deep nesting and too many nodes from the event stream, before anything is built.
+
+    Events cost linear time in the text whatever the document says; building and validating it need not.
+    """
+    stack: list[_Frame] = []
+    nodes = aliases = 0
+    for event in yaml.parse(text, Loader=_SafeBase):
+        if isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            stack.pop()
+            if stack:
+                stack[-1].advance(None)
+            continue
+        if not isinstance(event, yaml.NodeEvent):
+            continue
+        path, line = (stack[-1].child() if stack else ""), event.start_mark.line + 1
+        nodes += 1
+        if nodes > MAX_YAML_NODES:
+            raise SpecError(file, path, f"more than {MAX_YAML_NODES} YAML nodes (line {line})")
+        if isinstance(event, yaml.AliasEvent):
+            aliases += 1
+            if aliases > MAX_YAML_ALIASES:
+                message = f"YAML alias *{event.anchor} is not allowed in a spec file (line {line}): write the value out"
+                raise SpecError(file, path, message)
+        if isinstance(event, yaml.CollectionStartEvent):
+            if len(stack) >= MAX_DEPTH:
+                raise SpecError(file, path, f"nested deeper than {MAX_DEPTH} levels (line {line})")
+            stack.append(_Frame(path, isinstance(event, yaml.MappingStartEvent)))
+        elif stack:
+            stack[-1].advance(getattr(event, "value", None))
+
+
+def read_yaml(path: Path) -> Any:
+    """Parse one YAML file safely; every failure is a SpecError naming the file and the place."""
+    text = read_text(path)
     try:
+        _scan_yaml(text, str(path))
         return yaml.load(text, Loader=UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
     except _DuplicateKey as exc:
         message = f"duplicate key {exc.key!r} (line {exc.line}; first given on line {exc.first_line})"
@@ -122,6 +222,8 @@ def read_yaml(path: Path) -> Any:
         context = getattr(exc, "context", None)
         message = f"malformed YAML: {problem}" + (f" ({context})" if context else "")
         raise SpecError(str(path), where, message) from None
+    except ValueError as exc:  # a scalar Python cannot convert, e.g. an integer of more than 4300 digits
+        raise SpecError(str(path), "(document)", f"unreadable value: {str(exc)[:120]}") from None
 
 
 # --- JSON Schema -------------------------------------------------------------------------------------------
@@ -135,22 +237,262 @@ def _schema_path(yaml_file: Path) -> Path:
     return folder / f"{name}.schema.json"
 
 
-def _read_schema(path: Path, yaml_file: Path) -> jsonschema.Draft202012Validator:
+def _is_finite_number(checker: Any, instance: Any) -> bool:
+    """JSON Schema's "number", less NaN and the infinities (YAML writes them .nan, .inf, -.inf)."""
+    number = jsonschema.Draft202012Validator.TYPE_CHECKER.is_type(instance, "number")
+    return number and not (isinstance(instance, float) and not math.isfinite(instance))
+
+
+# Every `"type": "number"` of a spec schema means a finite number: a NaN tolerance compares false with
+# everything (so `x > atol` never fails) and an infinite one accepts anything.
+SpecValidator = jsonschema.validators.extend(
+    jsonschema.Draft202012Validator,
+    type_checker=jsonschema.Draft202012Validator.TYPE_CHECKER.redefine("number", _is_finite_number),
+)
+
+
+class _RefRefused(Exception):
+    """A $ref the spec may not follow (network, outside the schema folder); the message names only the URI."""
+
+
+def _read_schema(path: Path, yaml_file: Path) -> jsonschema.protocols.Validator:
     if not path.is_file():
         raise SpecError(str(yaml_file), "(document)", f"no JSON Schema for this file: {path} does not exist")
-    try:
-        return _validator(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, jsonschema.SchemaError) as exc:
-        message = getattr(exc, "message", None) or str(exc).splitlines()[0]
-        raise SpecError(str(path), "(document)", f"invalid JSON Schema: {message}") from None
+    return _validator(read_text(path), str(path))
+
+
+def _validator(schema_text: str, file: str) -> jsonschema.protocols.Validator:
+    """The compiled schema. ``$ref`` goes through a registry that reads only files of the schema's folder."""
+    schema = _load_schema(schema_text, file)
+    return SpecValidator(schema, registry=_registry(schema, Path(file)))
+
+
+def _load_schema(text: str, file: str) -> Any:
+    schema, parts, problem = _checked_schema(text)
+    if problem:
+        raise SpecError(file, format_path(parts), problem)
+    return schema
 
 
 @functools.lru_cache(maxsize=64)
-def _validator(schema_text: str) -> jsonschema.Draft202012Validator:
-    """Checked, compiled schema; cached by content (checking a schema costs more than using it)."""
-    schema = json.loads(schema_text)
-    jsonschema.Draft202012Validator.check_schema(schema)
-    return jsonschema.Draft202012Validator(schema)
+def _checked_schema(text: str) -> tuple[Any, list[Any], str]:
+    """(schema, [], "") or (None, JSON path, problem): parsed, within the limits (no deep nesting, no regex
+    that could backtrack for ages) and valid against the metaschema. Cached by content: checking a schema
+    costs more than using it."""
+    try:
+        schema = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        return None, [], f"invalid JSON Schema: {_schema_problem(exc)}"
+    for parts, problem in _schema_limits(schema):
+        return None, parts, problem
+    try:
+        SpecValidator.check_schema(schema)
+    except (jsonschema.SchemaError, RecursionError) as exc:
+        return None, [], f"invalid JSON Schema: {_schema_problem(exc)}"
+    return schema, [], ""
+
+
+def _registry(schema: Any, file: Path) -> referencing.Registry:
+    """A registry holding every file the schema's $refs name (read here, so that a refused one names its
+    JSON path), and retrieving only files of the schema's folder for any other (resolved against an $id)."""
+    retrieve = _retriever(file.parent)
+    registry: referencing.Registry = referencing.Registry(retrieve=retrieve)
+    for parts, node in _walk(schema):
+        ref = node.get("$ref") if isinstance(node, dict) else None
+        uri = ref.partition("#")[0] if isinstance(ref, str) else ""
+        if uri and uri not in registry:
+            try:
+                registry = registry.with_resource(uri, retrieve(uri))
+            except _RefRefused as exc:
+                raise SpecError(str(file), format_path([*parts, "$ref"]), str(exc)) from None
+    try:
+        return registry.crawl()
+    except ValueError as exc:  # an $id that is not a URI (urllib refuses it)
+        raise SpecError(str(file), "(document)", f"invalid $id in a referenced schema: {exc}") from None
+
+
+def _schema_problem(exc: Exception) -> str:
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
+    return _clip(getattr(exc, "message", None) or str(exc).splitlines()[0], 240)
+
+
+def _walk(data: Any) -> Iterator[tuple[list[Any], Any]]:
+    """(JSON path, node) of every node of parsed JSON, parents first; iterative (no recursion limit)."""
+    todo: list[tuple[list[Any], Any]] = [([], data)]
+    while todo:
+        parts, node = todo.pop()
+        yield parts, node
+        if isinstance(node, dict):
+            todo += [([*parts, key], value) for key, value in reversed(node.items())]
+        elif isinstance(node, list):
+            todo += [([*parts, index], value) for index, value in reversed(list(enumerate(node)))]
+
+
+def _schema_limits(schema: Any) -> Iterator[tuple[list[Any], str]]:
+    """(JSON path, problem) for nesting past MAX_DEPTH and every unsafe regex pattern."""
+    for parts, node in _walk(schema):
+        if len(parts) > MAX_DEPTH:
+            yield parts, f"nested deeper than {MAX_DEPTH} levels"
+            return
+        if isinstance(node, dict):
+            patterns = [(["pattern"], node.get("pattern"))] + [
+                (["patternProperties", key], key) for key in node.get("patternProperties", None) or ()
+            ]
+            for where, pattern in patterns:
+                problem = pattern_problem(pattern) if isinstance(pattern, str) else None
+                if problem:
+                    yield parts + where, problem
+
+
+def _retriever(folder: Path) -> Callable[[str], referencing.Resource]:
+    def retrieve(uri: str) -> referencing.Resource:
+        target = _ref_target(uri, folder)
+        try:
+            schema = _load_schema(read_text(target), str(target))
+        except SpecError as exc:
+            raise _RefRefused(f"$ref {uri!r}: {exc.message}") from None
+        return referencing.Resource.from_contents(
+            schema, default_specification=referencing.jsonschema.DRAFT202012
+        )
+
+    return retrieve
+
+
+def _ref_target(uri: str, folder: Path) -> Path:
+    """The file a $ref names, if it is a file inside ``folder``; never opens anything outside it."""
+    try:
+        parts = urllib.parse.urlsplit(uri)
+    except ValueError as exc:
+        raise _RefRefused(f"$ref {uri!r}: not a URI ({exc})") from None
+    if parts.scheme not in ("", "file") or parts.netloc not in ("", "localhost"):
+        raise _RefRefused(f"$ref {uri!r}: only files in the spec's schema folder can be referenced")
+    path = Path(urllib.parse.unquote(parts.path))
+    target = (path if path.is_absolute() else folder / path).resolve()
+    if not target.is_relative_to(folder.resolve()) or not target.is_file():
+        raise _RefRefused(f"$ref {uri!r}: not a file in the spec's schema folder {folder}")
+    return target
+
+
+def _ref_problem(exc: BaseException) -> str:
+    """Why a $ref failed, from our own refusal when there is one; never the referenced contents."""
+    cause: BaseException | None = exc
+    while cause is not None and not isinstance(cause, _RefRefused):
+        cause = cause.__cause__ or cause.__context__
+    if cause is not None:
+        return str(cause)
+    ref = getattr(exc, "ref", None) or getattr(getattr(exc, "_wrapped", None), "ref", None)
+    return f"$ref {ref!r} cannot be resolved" if ref else "a $ref cannot be resolved"
+
+
+# --- regex patterns ----------------------------------------------------------------------------------------
+# A pattern is accepted when matching it cannot backtrack: it is anchored (^), and every repeated item is
+# followed only by the end or by a literal character that the item cannot match (so the matcher never has
+# to guess where a repeat stops). Every pattern of the real schemas has this form; `(a+)+b` or `a*a*a*b`
+# (exponential or polynomial backtracking) do not.
+
+_END = None  # "the end of the pattern / of the string" in a set of possible next items
+_ATOMS = (_sre.LITERAL, _sre.NOT_LITERAL, _sre.IN, _sre.ANY)
+_REPEATS = tuple(
+    getattr(_sre, name) for name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT") if hasattr(_sre, name)
+)
+_CATEGORIES = {
+    _sre.CATEGORY_DIGIT: r"\d",
+    _sre.CATEGORY_NOT_DIGIT: r"\D",
+    _sre.CATEGORY_WORD: r"\w",
+    _sre.CATEGORY_NOT_WORD: r"\W",
+    _sre.CATEGORY_SPACE: r"\s",
+    _sre.CATEGORY_NOT_SPACE: r"\S",
+}
+
+
+class _Unsafe(Exception):
+    pass
+
+
+@functools.lru_cache(maxsize=256)
+def pattern_problem(pattern: str) -> str | None:
+    """Why a schema regex pattern is refused (too long, unanchored, may backtrack), or None."""
+    if len(pattern) > MAX_PATTERN_CHARS:
+        return f"regex pattern longer than {MAX_PATTERN_CHARS} characters"
+    if not pattern.startswith("^"):
+        return f"regex pattern {pattern!r} must start with ^ (an unanchored search retries at every position)"
+    try:
+        parsed = _sre_parse.parse(pattern)
+        if parsed.state.flags & (re.IGNORECASE | re.MULTILINE | re.DOTALL | re.VERBOSE):
+            raise _Unsafe("inline flags are not allowed")
+        _first(list(parsed), [_END])
+    except (re.error, OverflowError, RecursionError) as exc:
+        return f"regex pattern {pattern[:40]!r} is not a regular expression: {exc}"
+    except _Unsafe as exc:
+        return f"regex pattern {pattern[:40]!r} may backtrack: {exc}"
+    return None
+
+
+def _first(items: list[Any], after: list[Any]) -> list[Any]:
+    """The possible first items of ``items`` followed by ``after``; raises _Unsafe for an ambiguous repeat."""
+    following = after
+    for op, arg in reversed(items):
+        if op is _sre.AT and arg in (_sre.AT_END, _sre.AT_END_STRING):
+            following = [_END]
+        elif op is _sre.AT and arg in (_sre.AT_BEGINNING, _sre.AT_BEGINNING_STRING):
+            continue
+        elif op in _ATOMS:
+            following = [(op, arg)]
+        elif op is _sre.SUBPATTERN and not (arg[1] or arg[2]):
+            following = _first(list(arg[3]), following)
+        elif op in _REPEATS:
+            following = _repeat(arg[0], list(arg[2]), following)
+        else:
+            raise _Unsafe(
+                f"unsupported construct {str(op).lower()} (allowed: literals, classes, groups, repeats)"
+            )
+    return following
+
+
+def _repeat(minimum: int, body: list[Any], following: list[Any]) -> list[Any]:
+    if len(body) == 1 and body[0][0] in _ATOMS:
+        lead = body[0]
+        if any(
+            item is not _END and (item[0] is not _sre.LITERAL or _matches(lead, item[1]))
+            for item in following
+        ):
+            raise _Unsafe("a repeated item must be followed by the end or a literal it cannot match")
+    else:
+        first = _first(body, [_END])
+        if len(first) != 1 or first[0] is _END or first[0][0] is not _sre.LITERAL:
+            raise _Unsafe("a repeated group must start with a literal character")
+        lead = first[0]
+        if any(
+            item is not _END and (item[0] is not _sre.LITERAL or item[1] == lead[1]) for item in following
+        ):
+            raise _Unsafe("a repeated group must be followed by the end or a literal other than its first")
+        _first(body, [lead, *following])
+    return [lead, *following] if minimum == 0 else [lead]
+
+
+def _matches(atom: tuple[Any, Any], char: int) -> bool:
+    """Whether a single-character item can match ``char`` (True when unsure: that only refuses more)."""
+    op, arg = atom
+    if op is _sre.LITERAL:
+        return arg == char
+    if op is _sre.NOT_LITERAL:
+        return arg != char
+    if op is not _sre.IN:
+        return True
+    negate = any(kind is _sre.NEGATE for kind, _ in arg)
+    hit = any(_class_item_matches(kind, value, char) for kind, value in arg if kind is not _sre.NEGATE)
+    return hit != negate
+
+
+def _class_item_matches(kind: Any, value: Any, char: int) -> bool:
+    if kind is _sre.LITERAL:
+        return value == char
+    if kind is _sre.RANGE:
+        return value[0] <= char <= value[1]
+    if kind is _sre.CATEGORY and value in _CATEGORIES:
+        return re.fullmatch(_CATEGORIES[value], chr(char)) is not None
+    return True
 
 
 def format_path(parts: Any) -> str:
@@ -163,28 +505,48 @@ def format_path(parts: Any) -> str:
 
 def _schema_message(error: jsonschema.ValidationError) -> str:
     if error.validator in ("oneOf", "anyOf") and error.context:
-        return _schema_message(jsonschema.exceptions.best_match(error.context))
+        # The branch whose type fits says more ("greater than the maximum") than the others' "expected X".
+        fitting = [e for e in error.context if e.validator != "type"] or error.context
+        return _schema_message(jsonschema.exceptions.best_match(fitting))
     if error.validator == "additionalProperties":
         extra = sorted(set(error.instance) - set(error.schema.get("properties", {})), key=str)
         return "unknown key(s): " + ", ".join(repr(k) for k in extra)
     if error.validator == "required":
         return error.message.replace("is a required property", "is required but missing")
+    if error.validator == "type" and isinstance(error.instance, float) and not math.isfinite(error.instance):
+        return f"{error.instance} is not a finite number"
     if error.validator == "type":
         return (
             f"expected {error.validator_value}, got {type(error.instance).__name__} {_short(error.instance)}"
         )
     if error.validator == "enum":
         return f"{_short(error.instance)} is not one of {list(error.validator_value)}"
-    return error.message if len(error.message) < 240 else error.message[:237] + "..."
+    return _clip(error.message, 240)
 
 
 def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+    return _clip(repr(value), 60)
 
 
-def _schema_errors(data: Any, validator: jsonschema.Draft202012Validator, file: Path) -> list[SpecError]:
-    errors = sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path])
+def _clip(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters (a message may quote a whole, possibly huge, instance)."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _schema_errors(
+    data: Any, validator: jsonschema.protocols.Validator, file: Path, schema: Path
+) -> list[SpecError]:
+    """Schema errors of ``data``; a $ref the schema may not follow is one error on the schema file."""
+    try:
+        errors = sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path])
+    except referencing.exceptions.Unresolvable as exc:
+        return [SpecError(str(schema), "(document)", _ref_problem(exc))]
+    except ValueError as exc:  # an $id or $ref that is not a URI
+        return [SpecError(str(schema), "(document)", f"schema cannot be applied: {_clip(str(exc), 120)}")]
+    except RecursionError:
+        return [
+            SpecError(str(schema), "(document)", "schema recursion too deep (a $ref that refers to itself?)")
+        ]
     return [SpecError(str(file), format_path(e.absolute_path), _schema_message(e)) for e in errors]
 
 
@@ -193,9 +555,10 @@ def _schema_errors(data: Any, validator: jsonschema.Draft202012Validator, file: 
 
 def _document_errors(name: str, path: Path) -> tuple[Any, list[SpecError]]:
     """Parse, schema-check and self-check one document. Returns (data, errors)."""
+    schema_file = _schema_path(path)
     try:
         data = read_yaml(path)
-        schema = _read_schema(_schema_path(path), path)
+        schema = _read_schema(schema_file, path)
     except SpecError as exc:
         return None, [exc]
     if data is None:
@@ -204,7 +567,7 @@ def _document_errors(name: str, path: Path) -> tuple[Any, list[SpecError]]:
         return None, [
             SpecError(str(path), "(document)", f"top level must be a mapping, got {type(data).__name__}")
         ]
-    errors = _schema_errors(data, schema, path)
+    errors = _schema_errors(data, schema, path, schema_file)
     if not errors:
         errors = check_document(name, data, str(path))
     return data, errors

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from bert_conformance.errors import SpecError
-from bert_conformance.shapes import ShapeError, evaluate_expr, parse_expr, parse_shape, symbols
+from bert_conformance.shapes import ShapeError, evaluate, evaluate_expr, parse_expr, parse_shape, symbols
 
 Problems = Iterator[tuple[str, str]]
 
@@ -83,7 +83,17 @@ def _duplicates(items: Iterable[tuple[str, Any]], what: str) -> Problems:
         seen.setdefault(value, path)
 
 
-def check_expr(path: str, text: Any, known: set[str] | None) -> Problems:
+Evaluator = Callable[[Any, Mapping[str, Any]], Any]
+
+
+def check_expr(
+    path: str,
+    text: Any,
+    known: set[str] | None,
+    env: Mapping[str, Any] | None = None,
+    value: Evaluator = evaluate_expr,
+) -> Problems:
+    """The expression parses, uses only ``known`` names and (given ``env``) evaluates within the bounds."""
     try:
         used = symbols(parse_expr(text))
     except ShapeError as exc:
@@ -91,9 +101,14 @@ def check_expr(path: str, text: Any, known: set[str] | None) -> Problems:
         return
     if known is not None and used - known:
         yield path, f"unknown symbol(s) {sorted(used - known)} in {text!r}"
+    elif env is not None:
+        yield from _evaluates(path, text, env, value)
 
 
-def check_shape(path: str, shape: Any, known: set[str] | None) -> Problems:
+def check_shape(
+    path: str, shape: Any, known: set[str] | None, env: Mapping[str, Any] | None = None
+) -> Problems:
+    """The shape parses, uses only ``known`` names and (given ``env``) every dimension is within the bounds."""
     try:
         used = frozenset().union(*(symbols(d) for d in parse_shape(shape)))
     except ShapeError as exc:
@@ -101,6 +116,15 @@ def check_shape(path: str, shape: Any, known: set[str] | None) -> Problems:
         return
     if known is not None and used - known:
         yield path, f"unknown symbol(s) {sorted(used - known)} in shape {list(shape)}"
+    elif env is not None:
+        yield from _evaluates(path, shape, env, evaluate)
+
+
+def _evaluates(path: str, item: Any, env: Mapping[str, Any], value: Evaluator) -> Problems:
+    try:
+        value(item, env)
+    except ShapeError as exc:
+        yield path, f"cannot evaluate on the defaults: {exc}"
 
 
 _TYPE_CHECKS: Mapping[str, Callable[[Any], bool]] = {

@@ -8,8 +8,12 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from bert_conformance.errors import SpecError
-from bert_conformance.shapes import evaluate_expr
+from bert_conformance.shapes import ShapeError, evaluate_count, evaluate_expr
 from bert_conformance.spec_checks import Problems, check_expr, check_shape, guard, iter_clauses
+
+# Runtime dimensions (batch, seq, ...) take this value when shapes are evaluated on the defaults: BERT's
+# max_position_embeddings, as large as a real call's; a shape past the size bound there is absurd.
+PROBE_DIM = 512
 
 # --- across documents --------------------------------------------------------------------------------------
 
@@ -56,8 +60,19 @@ def _config_symbols(documents: Documents) -> tuple[set[str], dict[str, Any]]:
     known = {f["name"] for f in fields} | {d["name"] for d in config["derived"]}
     env = {f["name"]: f["default"] for f in fields}
     for d in config["derived"]:
-        env[d["name"]] = evaluate_expr(d["expr"], env)
+        try:
+            env[d["name"]] = evaluate_expr(d["expr"], env)
+        except ShapeError:
+            continue  # reported on config.yaml, whose errors keep it out of the cross checks
     return known, env
+
+
+def _probe_env(documents: Documents) -> dict[str, Any]:
+    """Config defaults, derived names, every runtime dimension at PROBE_DIM, cross-attention on."""
+    _, env = _config_symbols(documents)
+    dims = documents["heads"][1]["dimensions"] if "heads" in documents else []
+    flags = {"add_cross_attention": True, "is_decoder": True, "tie_word_embeddings": True}
+    return {**env, **{d["name"]: PROBE_DIM for d in dims}, **flags}
 
 
 def _head_names(documents: Documents) -> set[str] | None:
@@ -74,6 +89,7 @@ def _cross_config(documents: Documents, data: Mapping[str, Any]) -> Problems:
 
 def _cross_heads(documents: Documents, data: Mapping[str, Any]) -> Problems:
     config_names, _ = _config_symbols(documents)
+    env = _probe_env(documents)
     dims = {d["name"] for d in data["dimensions"]}
     for i, d in enumerate(data["dimensions"]):
         if d["name"] in config_names:
@@ -88,11 +104,11 @@ def _cross_heads(documents: Documents, data: Mapping[str, Any]) -> Problems:
         sites.append((f"{base}.dropout_sites", spec["dropout_sites"]))
         for i, a in enumerate(spec["arguments"]):
             if a["shape"] is not None:
-                yield from check_shape(f"{base}.arguments[{i}].shape", a["shape"], known)
+                yield from check_shape(f"{base}.arguments[{i}].shape", a["shape"], known, env)
         for i, o in enumerate(spec["outputs"]):
-            yield from check_shape(f"{base}.outputs[{i}].shape", o["shape"], known)
+            yield from check_shape(f"{base}.outputs[{i}].shape", o["shape"], known, env)
             if "length" in o:
-                yield from check_expr(f"{base}.outputs[{i}].length", o["length"], known)
+                yield from check_expr(f"{base}.outputs[{i}].length", o["length"], known, env)
         for i, example in enumerate(spec["tuple_examples"]):
             for key in example["config"]:
                 if key not in config_names:
@@ -109,26 +125,31 @@ def _cross_labels(documents: Documents, data: Mapping[str, Any]) -> Problems:
     known = _config_symbols(documents)[0] | (
         {d["name"] for d in documents["heads"][1]["dimensions"]} if "heads" in documents else set()
     )
+    env = _probe_env(documents)
     for section in ("conventions", "losses", "data"):
         for i, c in enumerate(data[section]):
             for j, head in enumerate(c.get("heads", [])):
                 if heads is not None and head not in heads:
                     yield f"{section}[{i}].heads[{j}]", f"unknown head {head!r} (not in heads.yaml)"
             if "shape" in c and "heads" in documents:
-                yield from check_shape(f"{section}[{i}].shape", c["shape"], known)
+                yield from check_shape(f"{section}[{i}].shape", c["shape"], known, env)
 
 
 def _cross_parameters(documents: Documents, data: Mapping[str, Any]) -> Problems:
     known, env = _config_symbols(documents)
+    probe = _probe_env(documents)
     for i, g in enumerate(data["groups"]):
         if "repeat" in g:
-            yield from check_expr(f"groups[{i}].repeat.count", g["repeat"]["count"], known)
+            count = g["repeat"]["count"]
+            yield from check_expr(f"groups[{i}].repeat.count", count, known, probe, evaluate_count)
         if "when_config" in g:
-            yield from check_expr(f"groups[{i}].when_config", g["when_config"], known)
+            yield from check_expr(f"groups[{i}].when_config", g["when_config"], known, probe)
         for template, shape in g["keys"].items():
-            yield from check_shape(f"groups[{i}].keys.{template}", shape, known)
+            yield from check_shape(f"groups[{i}].keys.{template}", shape, known, probe)
     for i, tie in enumerate(data["tied"]):
-        yield from check_expr(f"tied[{i}].when_config", tie["when_config"], known)
+        yield from check_expr(f"tied[{i}].when_config", tie["when_config"], known, probe)
+    for i, b in enumerate(data["buffers"]):
+        yield from check_shape(f"buffers[{i}].shape", b["shape"], known, probe)
     if "heads" in documents:
         heads = documents["heads"][1]["heads"]
         for head in set(heads) - set(data["heads"]):
@@ -156,7 +177,10 @@ def _expansions(data: Mapping[str, Any], env: dict[str, Any]) -> Problems:
             group = groups.get(name)
             if group is None:
                 continue
-            count = evaluate_expr(group["repeat"]["count"], env) if "repeat" in group else 1
+            try:
+                count = evaluate_count(group["repeat"]["count"], env) if "repeat" in group else 1
+            except ShapeError:
+                continue  # reported at the group's repeat.count
             prefix = spec["prefix"] if group["scope"] == "base" else ""
             for index in range(min(count, 2)):
                 for template in group["keys"]:

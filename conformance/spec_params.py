@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from bert_conformance.shapes import evaluate, evaluate_expr
+from bert_conformance.shapes import evaluate, evaluate_count, evaluate_expr
 from bert_conformance.spec_node import Clause, Node, Source, dataclass, key_field, optional
 
 # --- parameters.yaml ---------------------------------------------------------------------------------------
@@ -111,7 +111,7 @@ class ParametersSpec(Node):
             ):
                 continue
             prefix = spec.prefix if group.scope == "base" else ""
-            indices = range(evaluate_expr(group.repeat.count, env)) if group.repeat else [None]
+            indices = range(evaluate_count(group.repeat.count, env)) if group.repeat else [None]
             for index in indices:
                 for template, shape in group.keys.items():
                     key = template.format(**{group.repeat.var: index}) if group.repeat else template

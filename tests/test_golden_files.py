@@ -34,7 +34,7 @@ def _rewrite(root: Path, name: str, tensors: dict, meta: dict) -> None:
     """Re-encode a case and update its manifest hash, so only the structural problem remains."""
     (root / name).write_bytes(encode_case(tensors, meta))
     manifest = read_manifest(root)
-    manifest["files"][name]["sha256"] = sha256_file(root / name)
+    manifest["files"][name].update(sha256=sha256_file(root / name), bytes=(root / name).stat().st_size)
     (root / "MANIFEST.json").write_text(json.dumps(manifest))
 
 
@@ -193,13 +193,13 @@ def test_tampered_file_is_a_sha256_mismatch(golden_copy):
     assert len(problems) == 1 and "sha256 mismatch" in problems[0]
 
 
-def test_truncated_file_is_caught_by_hash_then_by_structure(golden_copy):
+def test_truncated_file_is_caught_by_size_then_by_structure(golden_copy):
     path = golden_copy / SMALL
     path.write_bytes(path.read_bytes()[:1000])
     problems = verify(golden_copy)
-    assert len(problems) == 1 and "sha256 mismatch" in problems[0]
+    assert len(problems) == 1 and "size mismatch: manifest 34608 bytes, file 1000" in problems[0]
     manifest = read_manifest(golden_copy)
-    manifest["files"][SMALL]["sha256"] = sha256_file(path)
+    manifest["files"][SMALL].update(sha256=sha256_file(path), bytes=1000)
     (golden_copy / "MANIFEST.json").write_text(json.dumps(manifest))
     with pytest.raises(GoldenError, match=rf"{path}: unreadable"):
         load_case(path)
@@ -232,7 +232,7 @@ def test_a_listed_foreign_safetensors_file_is_not_a_golden_case(golden_copy):
 
     (golden_copy / SMALL).write_bytes(save({"w": np.ones(3)}))
     manifest = read_manifest(golden_copy)
-    manifest["files"][SMALL]["sha256"] = sha256_file(golden_copy / SMALL)
+    manifest["files"][SMALL].update(sha256=sha256_file(golden_copy / SMALL), bytes=(golden_copy / SMALL).stat().st_size)
     (golden_copy / "MANIFEST.json").write_text(json.dumps(manifest))
     with pytest.raises(GoldenError, match="not a golden case file"):
         load_case(golden_copy / SMALL)
@@ -253,7 +253,7 @@ def test_wrong_dtype(golden_copy):
     tensors["expected.pooler_output"] = tensors["expected.pooler_output"].astype(np.float32)
     (golden_copy / SMALL).write_bytes(save(tensors, metadata={"golden": json.dumps(meta)}))  # bypasses encode_case
     manifest = read_manifest(golden_copy)
-    manifest["files"][SMALL]["sha256"] = sha256_file(golden_copy / SMALL)
+    manifest["files"][SMALL].update(sha256=sha256_file(golden_copy / SMALL), bytes=(golden_copy / SMALL).stat().st_size)
     (golden_copy / "MANIFEST.json").write_text(json.dumps(manifest))
     with pytest.raises(GoldenError, match=r"tensor expected.pooler_output: wrong dtype float32"):
         load_case(golden_copy / SMALL)

@@ -13,7 +13,7 @@ import pytest
 from bert_conformance import golden_generate, golden_minilm
 from bert_conformance.golden import default_dir, golden_main, verify
 from bert_conformance.golden_generate import GoldenError, cross_check, regenerate
-from bert_conformance.golden_io import decode_case, encode_case, read_manifest, sha256_file
+from bert_conformance.golden_io import decode_case, encode_case, read_manifest, sha256_file, staging_dirs
 from bert_conformance.golden_weights import HEADS
 
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning")
@@ -60,26 +60,26 @@ def test_regeneration_reproduces_the_committed_files(generated):
         assert same or golden_generate.equivalent_case(committed / name, (generated / name).read_bytes()), name
 
 
-def test_interrupted_regeneration_keeps_old_files_and_manifest(generated, tmp_path, monkeypatch):
+def test_interrupted_regeneration_leaves_the_folder_untouched_and_no_staging(generated, tmp_path, monkeypatch):
+    """Writes go to a staging copy beside the folder: an interrupt before the swap changes nothing in it."""
     root = _copy(generated, tmp_path)
     before = {p.name: p.read_bytes() for p in root.iterdir()}
     monkeypatch.setattr(golden_generate, "GENERATOR_VERSION", "next")  # every file changes
-    writes = []
+    real, writes = golden_generate.atomic_write_bytes, []
 
     def write_then_die(path, data):
         if writes:
             raise KeyboardInterrupt  # interrupted on the second file
-        writes.append(path.name)
-        (path.parent / path.name).write_bytes(data)
+        writes.append(path)
+        real(path, data)
 
     monkeypatch.setattr(golden_generate, "atomic_write_bytes", write_then_die)
     with pytest.raises(KeyboardInterrupt):
         regenerate(root, log=_quiet, case_ids=FEW)
-    after = {p.name: p.read_bytes() for p in root.iterdir()}
-    assert set(after) == set(before)
-    assert [n for n in before if after[n] != before[n]] == writes  # only the one finished write
-    assert after["MANIFEST.json"] == before["MANIFEST.json"]  # written last, so never half-updated
-    assert len(verify(root)) == 1 and "sha256 mismatch" in verify(root)[0]
+    assert writes[0].parent == staging_dirs(root)[0]  # the one finished write went to the staging copy
+    assert {p.name: p.read_bytes() for p in root.iterdir()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["g"]  # staging removed
+    assert verify(root) == []
 
 
 def test_cross_check_refuses_a_case_transformers_disagrees_on(tmp_path, monkeypatch):
@@ -150,8 +150,11 @@ def test_check_treats_a_library_version_change_as_equivalent(generated, tmp_path
 
 def test_missing_optional_package_skips_and_keeps_the_old_entry(generated, tmp_path, monkeypatch):
     root = _copy(generated, tmp_path)
+    name = "model.minilm.safetensors"
+    shutil.copy(default_dir() / name, root / name)
     manifest = read_manifest(root)
-    manifest["files"]["model.minilm.safetensors"] = {"case_id": "model.minilm", "sha256": "0" * 64}
+    manifest["files"][name] = read_manifest(default_dir())["files"][name]
+    manifest["generator_version"] = "old"  # so that the manifest changes and the set is swapped in
     (root / "MANIFEST.json").write_text(json.dumps(manifest))
 
     def absent():
@@ -159,8 +162,10 @@ def test_missing_optional_package_skips_and_keeps_the_old_entry(generated, tmp_p
 
     monkeypatch.setattr(golden_minilm, "model_dir", absent)
     result = regenerate(root, log=_quiet, case_ids=[*FEW, "model.minilm"])
-    assert result.skipped == ["model.minilm.safetensors"]
-    assert read_manifest(root)["files"]["model.minilm.safetensors"]["sha256"] == "0" * 64
+    assert result.skipped == [name] and result.manifest_changed
+    assert read_manifest(root)["files"][name] == manifest["files"][name]
+    assert (root / name).read_bytes() == (default_dir() / name).read_bytes()
+    assert verify(root) == []
 
 
 def test_cli_regenerate_check_exit_codes(generated, tmp_path, monkeypatch, capsys):

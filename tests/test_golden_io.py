@@ -127,7 +127,7 @@ def test_case_files_skip_the_tokenizer_folder_manifest_and_package_files(tmp_pat
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_bytes(b"")
     found = [p.relative_to(tmp_path).as_posix() for p in golden_io.case_files(tmp_path)]
-    assert found == ["a.safetensors", "sub/b.bin"]
+    assert found == [".hidden", "a.safetensors", "sub/b.bin"]  # hidden files too: a stray .tmp is reported
 
 
 def test_read_manifest_errors_name_the_file(tmp_path):

@@ -131,5 +131,6 @@ def test_unwritable_report_is_a_clear_error(pytester):
     result = pytester.runpytest(
         CORE, "-k", "capabilities", "--bert-report", str(blocker / "report.json"), "-p", "no:cacheprovider"
     )
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stdout.fnmatch_lines(["ERROR: --bert-report */not_a_dir/report.json: cannot write: *"])
+    assert result.ret == pytest.ExitCode.USAGE_ERROR  # found at the start of the run, not after it
+    result.stderr.fnmatch_lines(["ERROR: --bert-report */not_a_dir/report.json: cannot write: *"])
+    assert "passed" not in result.stdout.str()  # nothing ran

@@ -15,6 +15,8 @@ from bert_conformance.expectations import ExpectationsError, parse_expectations
 pytest_plugins = ["pytester"]
 
 CORE = str(Path(bert_conformance.clauses.__file__).parent / "test_core.py")
+GOLDEN = str(Path(bert_conformance.clauses.__file__).parent / "test_golden.py")
+TINY = ("-k", "golden.model.tiny-float32")  # compares pooler_output; the core (core.*) cannot be excused
 
 PORTS = '''
 import numpy as np
@@ -63,34 +65,45 @@ def run(pytester):
 
 def test_listed_failure_is_xfail_and_the_run_passes(run):
     result, data = run(
-        CORE,
+        GOLDEN,
+        *TINY,
         "--bert-impl",
         "ports:BadPooler",
-        expectations="core.forward.pooler_output  # pools the last row\n",
+        expectations="golden.model.tiny  # pools the last row\n",
     )
     assert result.ret == pytest.ExitCode.OK
-    result.assert_outcomes(passed=4, xfailed=1)
-    clause = data["clauses"]["core.forward.pooler_output"]
+    result.assert_outcomes(xfailed=1, deselected=result.parseoutcomes()["deselected"])
+    clause = data["clauses"]["golden.model.tiny-float32"]
     assert clause["status"] == "xfail" and "pools the last row" in clause["message"]
     assert data["summary"]["xfail"] == 1 and data["summary"]["fail"] == 0
 
 
+def test_a_real_core_failure_cannot_be_listed(run):
+    """The core is what makes a port a BERT port: listing it is a usage error, never an xfail (hostile
+    variants: tests/test_plugin_hostile.py)."""
+    result, data = run(
+        CORE, "--bert-impl", "ports:BadPooler", expectations="core.forward.pooler_output  # pools the last row\n"
+    )
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*expected.txt:1: 'core.forward.pooler_output' matches the core clause*"])
+
+
 def test_glob_patterns_match_clause_ids(run):
     result, data = run(
-        CORE, "--bert-impl", "ports:BadPooler", expectations="core.forward.pooler_*  # pools the last row\n"
+        GOLDEN, *TINY, "--bert-impl", "ports:BadPooler", expectations="golden.model.t*  # pools the last row\n"
     )
-    result.assert_outcomes(passed=4, xfailed=1)
+    assert result.parseoutcomes()["xfailed"] == 1 and "passed" not in result.parseoutcomes()
 
 
 def test_listed_clause_that_passes_fails_the_run(run):
     result, data = run(
-        CORE, "--bert-impl", "reference", expectations="core.load_model  # thought it was broken\n"
+        GOLDEN, *TINY, "--bert-impl", "reference", expectations="golden.model.tiny  # thought it was broken\n"
     )
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines(
         ["*[[]XPASS(strict)[]] expected failure (*expected.txt:1): thought it was broken*"]
     )
-    assert data["clauses"]["core.load_model"]["status"] == "fail"
+    assert data["clauses"]["golden.model.tiny-float32"]["status"] == "fail"
 
 
 def test_stale_ids_are_reported_and_fail_under_strict(run):

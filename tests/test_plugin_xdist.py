@@ -19,21 +19,10 @@ from bert_conformance.adapters.reference import ReferenceImplementation
 
 
 class Port(ReferenceImplementation):
-    """Claims only the core, and pools the wrong row."""
+    """Claims only the core."""
 
     def capabilities(self):
         return {**super().capabilities(), "heads": ["BertModel"], "dtypes": ["float32"], "features": []}
-
-    def load_model(self, *args, **kwargs):
-        model = super().load_model(*args, **kwargs)
-
-        class Model:
-            def forward(self, inputs, **options):
-                outputs = model.forward(inputs, **options)
-                outputs["pooler_output"] = outputs["pooler_output"][::-1].copy()
-                return outputs
-
-        return Model()
 '''
 
 DEMO = """
@@ -45,9 +34,14 @@ from bert_conformance.plugin import clause_params
 @pytest.mark.parametrize("clause", clause_params(["demo.mlm", "demo.decoder"], requires={"head": "BertForMaskedLM"}))
 def test_unclaimed(clause, bert_impl):
     raise AssertionError("never runs: not claimed")
+
+
+@pytest.mark.parametrize("clause", clause_params(["demo.broken"]))
+def test_broken(clause, bert_impl):
+    raise AssertionError("always fails")
 """
 
-EXPECTED = "core.forward.pooler_output  # pools the wrong row\nold.clause.id  # stale\n"
+EXPECTED = "demo.broken  # always fails\nold.clause.id  # stale\n"
 
 
 def _run(pytester: pytest.Pytester, report: Path, *args: str) -> dict:
@@ -67,13 +61,14 @@ def _run(pytester: pytest.Pytester, report: Path, *args: str) -> dict:
     assert result.ret == pytest.ExitCode.OK, result.stdout.str()
     result.stdout.fnmatch_lines(
         [
-            "clauses: 4 pass, 0 fail, 1 xfail, 2 not-claimed, 0 skipped-env",
+            "clauses: 5 pass, 0 fail, 1 xfail, 2 not-claimed, 0 skipped-env",
             "expectations: 'old.clause.id' matches no collected clause*",
         ]
     )
     data = json.loads(report.read_text())
     for clause in data["clauses"].values():
         clause.pop("duration_s")
+    assert data["run"].pop("id") and data["run"]["complete"]
     return data
 
 
@@ -86,12 +81,12 @@ def test_xdist_report_equals_single_process_report(pytester):
     distributed = _run(pytester, pytester.path / "xdist.json", "-n", "2")
     assert distributed == single
     assert single["summary"] == {
-        "pass": 4,
+        "pass": 5,
         "fail": 0,
         "xfail": 1,
         "not-claimed": 2,
         "skipped-env": 0,
-        "total": 7,
+        "total": 8,
     }
     assert single["expectations"]["stale"] == ["old.clause.id"]
     assert single["implementation"]["capabilities"]["heads"] == ["BertModel"]

@@ -1,5 +1,5 @@
 """The real-runtime matrix (docs/ports.md, tools/ports.py): the committed page is what the committed summaries
-give, every runtime's gate was green with only real deviations expected, the core-only port had its numbers
+give, every runtime gave its recorded verdict (green, or red on the core alone) with only real deviations expected, the core-only port had its numbers
 checked, and the adapters whose runtime is installed here declare a valid surface and pass what they claim."""
 
 from __future__ import annotations
@@ -33,8 +33,9 @@ def test_docs_ports_md_is_generated_from_the_summaries():
 
 
 @pytest.mark.parametrize("summary", SUMMARIES, ids=lambda s: s["port"])
-def test_every_gate_was_green_with_real_deviations_only(summary):
-    assert summary["exit_code"] == 0 and summary["summary"]["fail"] == 0
+def test_every_gate_gave_its_recorded_verdict_with_real_deviations_only(summary):
+    """Green, or (DOES_NOT_CONFORM) red on the core alone: the core is never in an expectations file."""
+    assert TOOL.verdict_problem(summary) is None
     expected = {t for t, e in summary["clauses"].items() if e["status"] == "xfail"}
     path = ROOT / "tests" / "expectations" / f"{summary['port']}.txt"
     if not expected:

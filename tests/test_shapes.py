@@ -8,7 +8,21 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bert_conformance.shapes import ShapeError, evaluate, evaluate_expr, parse_expr, parse_shape, symbols
+from bert_conformance.shapes import (
+    MAX_DIM,
+    MAX_EXPR_CHARS,
+    MAX_EXPR_DEPTH,
+    MAX_EXPR_INT,
+    MAX_EXPR_STR,
+    MAX_REPEAT_COUNT,
+    ShapeError,
+    evaluate,
+    evaluate_count,
+    evaluate_expr,
+    parse_expr,
+    parse_shape,
+    symbols,
+)
 
 ENV = {
     "batch": 2,
@@ -124,6 +138,76 @@ def test_parse_is_not_eval():
     """Names are looked up only in the environment given, never in Python's namespace."""
     with pytest.raises(ShapeError, match="unknown symbol 'len'"):
         evaluate_expr("len", {})
+
+
+# --- bounds: every limit is reached exactly, and one step past it is a ShapeError, at once ---------------
+
+
+@pytest.mark.parametrize(
+    "expr,expected",
+    [
+        ("2 ** 62 + (2 ** 62 - 1)", MAX_EXPR_INT),
+        ("-(2 ** 62) - (2 ** 62 - 1)", -MAX_EXPR_INT),
+        ("(" * MAX_EXPR_DEPTH + "1" + ")" * MAX_EXPR_DEPTH, 1),
+        ("1" + " " * (MAX_EXPR_CHARS - 1), 1),
+        ('"ab" * 128', "ab" * (MAX_EXPR_STR // 2)),
+        ("1 ** 999999999999", 1),
+        ("(-1) ** 999999999999", -1),
+        ("2 ** -1", 0.5),
+    ],
+)
+def test_values_at_the_bounds_evaluate(expr, expected):
+    assert evaluate_expr(expr, ENV) == expected
+
+
+@pytest.mark.timeout(5)
+@pytest.mark.parametrize(
+    "expr,fragment",
+    [
+        ("2 ** 62 * 2", "the result of '*' is larger than the integer bound 2**63 - 1"),
+        ("9 ** 9 ** 9", "9 ** 387420489 is larger than the integer bound"),
+        ("hidden_size ** hidden_size ** hidden_size", "32 ** 32 is larger than the integer bound"),
+        ("9223372036854775808", "the literal 9223372036854775808 is larger than the integer bound"),
+        ("1e999", "the literal 1e999 is not a finite number"),
+        ("1e300 * 1e300", "the result of '*' is not a finite number"),
+        ("2.0 ** 99999", "'**' overflows"),
+        ("0 ** -1", "division by zero"),
+        ("(-8) ** 0.5", "the result of '**' is not a real number"),
+        ('"ab" * 129', "string repeated 129 times is longer than 256 characters"),
+        ('"a" * 10 ** 18', "string repeated 1000000000000000000 times"),
+        ('"%0999999999d" % 1', "cannot apply '%' to str and int"),
+        ('"a" - "b"', "cannot apply '-' to str and str"),
+        ('-"a"', "cannot negate str 'a'"),
+        ("(" * (MAX_EXPR_DEPTH + 1) + "1" + ")" * (MAX_EXPR_DEPTH + 1), "nested deeper than 16 levels"),
+        ("- " * (MAX_EXPR_DEPTH + 1) + "1", "nested deeper than 16 levels"),
+        ("not " * (MAX_EXPR_DEPTH + 1) + "true", "nested deeper than 16 levels"),
+        ("2 ** " * (MAX_EXPR_DEPTH + 1) + "1", "nested deeper than 16 levels"),
+        ("1" + " " * MAX_EXPR_CHARS, "expression longer than 256 characters"),
+    ],
+)
+def test_values_past_the_bounds_raise(expr, fragment):
+    with pytest.raises(ShapeError) as info:
+        evaluate_expr(expr, ENV)
+    assert fragment in str(info.value)
+
+
+def test_dimension_and_count_bounds():
+    assert evaluate([f"{MAX_DIM}"], {}) == (MAX_DIM,)
+    with pytest.raises(
+        ShapeError, match=r"dimension 0 evaluates to 2147483648, above the size bound 2\*\*31 - 1"
+    ):
+        evaluate([f"{MAX_DIM} + 1"], {})
+    assert [evaluate_count(str(n), {}) for n in (0, MAX_REPEAT_COUNT)] == [0, MAX_REPEAT_COUNT]
+    for count, message in [
+        (f"{MAX_REPEAT_COUNT} + 1", "repeat count 1025 is outside 0..1024"),
+        ("-1", "repeat count -1 is outside 0..1024"),
+        ("2 ** 40", "repeat count 1099511627776 is outside 0..1024"),
+        ("1.0", "a repeat count must be an integer, got 1.0"),
+        ("true", "a repeat count must be an integer, got True"),
+    ]:
+        with pytest.raises(ShapeError) as info:
+            evaluate_count(count, {})
+        assert str(info.value) == message
 
 
 # --- property: the evaluator agrees with Python integer arithmetic on random expression trees --------------

@@ -19,6 +19,9 @@ from bert_conformance.errors import SpecError
 from bert_conformance.spec import load_document, load_spec, spec_dir, validate_path
 
 CORE = ("config", "heads", "labels", "parameters", "tolerances")
+# libyaml's safe loader and dumper when present: the pure-Python ones take most of a case's time.
+FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+FAST_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
 @dataclass(frozen=True)
@@ -35,9 +38,10 @@ def edit(name: str, fn: Callable[[dict], Any]) -> Callable[[Path], None]:
 
     def mutate(folder: Path) -> None:
         file = folder / f"{name}.yaml"
-        data = yaml.safe_load(file.read_text(encoding="utf-8"))
+        data = yaml.load(file.read_text(encoding="utf-8"), Loader=FAST_LOADER)  # noqa: S506 - a safe loader
         fn(data)
-        file.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+        dumped = yaml.dump(data, Dumper=FAST_DUMPER, sort_keys=False, allow_unicode=True)
+        file.write_text(dumped, encoding="utf-8")
 
     return mutate
 
@@ -66,15 +70,19 @@ def write(relative: str, content: str | bytes) -> Callable[[Path], None]:
     return mutate
 
 
-def surface(fn: Callable[[dict], Any]) -> Callable[[Path], None]:
-    """surface.yaml (not a core file, so not in the copied folder) copied in with its schema, then edited."""
+def copied(name: str, fn: Callable[[dict], Any]) -> Callable[[Path], None]:
+    """<name>.yaml (not a core file, so not in the copied folder) copied in with its schema, then edited."""
 
     def mutate(folder: Path) -> None:
-        shutil.copy(spec_dir() / "surface.yaml", folder / "surface.yaml")
-        shutil.copy(spec_dir() / "schema" / "surface.schema.json", folder / "schema" / "surface.schema.json")
-        edit("surface", fn)(folder)
+        shutil.copy(spec_dir() / f"{name}.yaml", folder / f"{name}.yaml")
+        shutil.copy(spec_dir() / "schema" / f"{name}.schema.json", folder / "schema" / f"{name}.schema.json")
+        edit(name, fn)(folder)
 
     return mutate
+
+
+def surface(fn: Callable[[dict], Any]) -> Callable[[Path], None]:
+    return copied("surface", fn)
 
 
 def delete(relative: str) -> Callable[[Path], None]:
@@ -499,33 +507,59 @@ CASES = [
 
 CASES += [
     # --- surface.yaml
-    Case("surface_core_not_a_value", "surface", surface(setitem(["declarations", 2, "core"], ["gelu_exact"])),
-         "declarations[2].core[0]", "'gelu_exact' is not one of the values"),
-    Case("surface_key_shadows_capabilities", "surface", surface(setitem(["declarations", 0, "key"], "heads")),
-         "declarations[0].key", "already a capabilities() key"),
-    Case("surface_values_from_unknown", "surface",
-         surface(setitem(["declarations", 0, "values_from"], "heads.everything")),
-         "declarations[0].values_from", "is not one of"),
-    Case("surface_values_and_values_from", "surface",
-         surface(setitem(["declarations", 0, "values"], [{"name": "input_ids", "text": "ids"}])),
-         "declarations[0]", "give exactly one of values and values_from"),
-    Case("surface_core_unknown_head", "surface", surface(setitem(["core", "heads"], ["BertModelX"])),
-         "core.heads[0]", "unknown head 'BertModelX'"),
+    Case(
+        "surface_core_not_a_value",
+        "surface",
+        surface(setitem(["declarations", 2, "core"], ["gelu_exact"])),
+        "declarations[2].core[0]",
+        "'gelu_exact' is not one of the values",
+    ),
+    Case(
+        "surface_key_shadows_capabilities",
+        "surface",
+        surface(setitem(["declarations", 0, "key"], "heads")),
+        "declarations[0].key",
+        "already a capabilities() key",
+    ),
+    Case(
+        "surface_values_from_unknown",
+        "surface",
+        surface(setitem(["declarations", 0, "values_from"], "heads.everything")),
+        "declarations[0].values_from",
+        "is not one of",
+    ),
+    Case(
+        "surface_values_and_values_from",
+        "surface",
+        surface(setitem(["declarations", 0, "values"], [{"name": "input_ids", "text": "ids"}])),
+        "declarations[0]",
+        "give exactly one of values and values_from",
+    ),
+    Case(
+        "surface_core_unknown_head",
+        "surface",
+        surface(setitem(["core", "heads"], ["BertModelX"])),
+        "core.heads[0]",
+        "unknown head 'BertModelX'",
+    ),
 ]
 
 LINE = re.compile(r"^\S.*: \S.*: .+$")
 
 
+def core_folder(folder: Path) -> Path:
+    """The five core files and their schemas copied into ``folder``."""
+    (folder / "schema").mkdir(parents=True)
+    for name in CORE:
+        shutil.copy(spec_dir() / f"{name}.yaml", folder / f"{name}.yaml")
+        shutil.copy(spec_dir() / "schema" / f"{name}.schema.json", folder / "schema" / f"{name}.schema.json")
+    return folder
+
+
 @pytest.fixture
 def broken(request, tmp_path) -> tuple[Path, Case]:
     case: Case = request.param
-    (tmp_path / "schema").mkdir()
-    for name in CORE:
-        shutil.copy(spec_dir() / f"{name}.yaml", tmp_path / f"{name}.yaml")
-        shutil.copy(
-            spec_dir() / "schema" / f"{name}.schema.json", tmp_path / "schema" / f"{name}.schema.json"
-        )
-    case.mutate(tmp_path)
+    case.mutate(core_folder(tmp_path))
     return tmp_path, case
 
 
@@ -538,6 +572,17 @@ def _matches(error: SpecError, folder: Path, case: Case) -> bool:
     )
 
 
+def cli_error_lines(folder: Path, capsys: pytest.CaptureFixture[str]) -> list[str]:
+    """`spec validate FOLDER` fails with one `file: path: message` line per error and a summary, no traceback."""
+    assert main(["spec", "validate", str(folder)]) == 1
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert "Traceback" not in captured.err + captured.out
+    assert lines[-1].startswith("spec INVALID:")
+    assert all(LINE.match(line) for line in lines[:-1]), lines
+    return lines[:-1]
+
+
 def test_corpus_is_large_enough():
     assert len(CASES) >= 25
     assert len({c.id for c in CASES}) == len(CASES)
@@ -548,12 +593,7 @@ def test_broken_spec_is_rejected_with_file_path_and_message(broken, capsys):
     folder, case = broken
     errors = validate_path(folder)
     assert any(_matches(e, folder, case) for e in errors), "\n".join(map(str, errors)) or "no error"
-    assert main(["spec", "validate", str(folder)]) == 1
-    captured = capsys.readouterr()
-    lines = captured.err.strip().splitlines()
-    assert "Traceback" not in captured.err + captured.out
-    assert lines[-1].startswith("spec INVALID:")
-    assert lines[:-1] == [str(e) for e in errors] and all(LINE.match(line) for line in lines[:-1])
+    assert cli_error_lines(folder, capsys) == [str(e) for e in errors]
     # Validating the broken file alone (siblings used for cross-file checks) names the same error.
     file = folder / f"{case.file}.yaml"
     if case.file in CORE and file.exists():
