@@ -63,12 +63,19 @@ BUILTIN = {
     "keras-hub": "bert_conformance.adapters.keras_hub:implementation",
     "tensorflow": "bert_conformance.adapters.tensorflow:implementation",  # transformers 4.x TFBert* classes
     "flax": "bert_conformance.adapters.flax:implementation",  # transformers 4.x FlaxBert* classes
+    # reduced-precision and quantized ports, each declaring its accuracy tier (spec/tiers.yaml, docs/tiers.md)
+    "reference-float16": "bert_conformance.adapters.reference_tiers:float16",
+    "reference-bfloat16": "bert_conformance.adapters.reference_tiers:bfloat16",
+    "reference-int8": "bert_conformance.adapters.reference_tiers:int8",  # weight-only int8, per channel
+    "reference-int8-dynamic": "bert_conformance.adapters.reference_tiers:int8_dynamic",  # torch.ao dynamic
+    "onnx-transformers-int8": "bert_conformance.adapters.onnx_int8:implementation",
+    "ctranslate2-int8": "bert_conformance.adapters.ctranslate2_int8:implementation",
 }
 OPAQUE_OUTPUTS = ("cache", "past_key_values")  # the port's own cache object, passed back as-is
 _EXTRAS = {  # built-in name -> pip extra
     "transformers": "transformers", "onnx": "onnx", "onnx-transformers": "onnx-transformers",
     "ctranslate2": "ctranslate2", "keras-hub": "keras-hub", "tensorflow": "tensorflow",
-    "flax": "flax",
+    "flax": "flax", "onnx-transformers-int8": "onnx-transformers", "ctranslate2-int8": "ctranslate2",
 }
 
 
@@ -125,6 +132,8 @@ class Capabilities:
     # declaration key -> supported values (spec/surface.yaml): every value for a key the port omits, else
     # the values it lists plus the core ones; empty for a Capabilities built by hand (see full_surface)
     surface: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # the accuracy tier the port declares (spec/tiers.yaml); None: exact (the strictest its dtypes reach)
+    tier: str | None = None
     _VOCAB = {
         "heads": HEADS,
         "dtypes": DTYPES,
@@ -138,9 +147,9 @@ class Capabilities:
         if not isinstance(data, Mapping):
             raise CapabilitiesError(f"{source}: must return a dict, got {type(data).__name__}")
         declarations = surface.declarations()
-        unknown = sorted(set(data) - {"name", "version", *cls._VOCAB, *declarations})
+        unknown = sorted(set(data) - {"name", "version", "tier", *cls._VOCAB, *declarations})
         if unknown:
-            known = ", ".join(["name", "version", *cls._VOCAB, *declarations])
+            known = ", ".join(["name", "version", *cls._VOCAB, *declarations, "tier"])
             raise CapabilitiesError(f"{source}: unknown key(s) {unknown}; known: {known}")
         values: dict[str, Any] = {}
         for key in ("name", "version"):
@@ -158,11 +167,13 @@ class Capabilities:
             key: _names([*d.core, *_names(data.get(key, d.values), key, d.values, source)], key, d.values, source)
             for key, d in declarations.items()
         }
+        values["tier"] = _tier(data.get("tier"), values["dtypes"], source)
         return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:
         """The claims as capabilities() would give them (surface keys only where they narrow)."""
-        data = {key: list(v) if isinstance(v, tuple) else v for key, v in self.__dict__.items() if key != "surface"}
+        data = {key: list(v) if isinstance(v, tuple) else v for key, v in self.__dict__.items()
+                if key != "surface" and not (key == "tier" and v is None)}  # no tier: exact, as declared
         return {**data, **{key: list(v) for key, v in self.narrowed().items()}}
 
     def narrowed(self) -> dict[str, tuple[str, ...]]:
@@ -175,11 +186,14 @@ class Capabilities:
         return surface.undeclared(needs, self.surface or full_surface())
 
     def unclaimed(self, **required: str | None) -> list[str]:
-        """Requirements (head=, dtype=, device=, attention=, feature=) this port does not claim."""
+        """Requirements (head=, dtype=, device=, attention=, feature=, tier=) this port does not claim."""
         missing = []
         supported = self.surface or full_surface()
         for key, value in required.items():
             if value is None:
+                continue
+            if key == "tier":  # an accuracy tier: claimed with the port's own and every looser one
+                missing += [] if self.claims_tier(value) else [f"tier {value}"]
                 continue
             claimed = supported.get(key) if key in supported else getattr(self, _PLURAL.get(key, key), None)
             if claimed is None:
@@ -188,6 +202,15 @@ class Capabilities:
             if value not in claimed:
                 missing.append(f"{key} {value}")
         return missing
+
+    def claims_tier(self, tier: str) -> bool:
+        """Whether the port claims accuracy tier ``tier``: its own (or, exact, the strictest its dtypes reach)
+        and every looser one (spec/tiers.yaml order)."""
+        from bert_conformance.tiers import tiers_spec
+
+        spec = tiers_spec()
+        spec.tier(tier)  # KeyError naming the known tiers
+        return tier in spec.claimed(spec.effective(self.tier, self.dtypes))
 
     def missing_core(self) -> list[str]:
         """The core heads, dtypes and devices (spec surface.core) this port does not claim."""
@@ -207,6 +230,22 @@ _PLURAL = {
     "attention": "attention",
     "feature": "features",
 }
+
+
+def _tier(value: Any, dtypes: tuple[str, ...], source: str) -> str | None:
+    """A declared accuracy tier: absent (None, exact) or a tier name of spec/tiers.yaml the port's dtypes reach."""
+    if value is None:
+        return None
+    from bert_conformance.tiers import tiers_spec
+
+    spec = tiers_spec()
+    if not isinstance(value, str) or value not in spec.names():
+        raise CapabilitiesError(f"{source}: 'tier' must be one of {', '.join(spec.names())} (spec/tiers.yaml; "
+                                f"omit it for an exact port), got {value!r}")
+    if spec.tier(value).dtype not in dtypes:
+        raise CapabilitiesError(f"{source}: tier {value!r} is measured in {spec.tier(value).dtype}, which the port "
+                                f"does not claim (dtypes: {', '.join(dtypes) or 'none'})")
+    return value
 
 
 def _names(value: Any, key: str, vocabulary: tuple[str, ...], source: str) -> tuple[str, ...]:

@@ -4,6 +4,7 @@
     bert-conformance spec validate [PATH]
     bert-conformance golden verify | regenerate [--check]
     bert-conformance run [PYTEST_ARGS ...]      (the CI gate: exit 0 only on a complete, passing run)
+    bert-conformance diagnose --bert-impl PORT  (where a failing port first diverges; docs/diagnosis.md)
 
 Each command group registers itself in COMMANDS (name -> function adding its subparser); a later module
 adds e.g. ``golden`` with ``COMMANDS["golden"] = add_golden_commands``. A registrar sets ``func`` on its
@@ -65,7 +66,15 @@ def add_run_command(commands: argparse._SubParsersAction) -> None:
     add(commands)
 
 
-COMMANDS: dict[str, Registrar] = {"spec": add_spec_commands, "golden": add_golden_commands, "run": add_run_command}
+def add_diagnose_command(commands: argparse._SubParsersAction) -> None:
+    from bert_conformance.diagnosis.cli import add_diagnose_command as add  # lazy: keeps --version light
+
+    add(commands)
+
+
+COMMANDS: dict[str, Registrar] = {
+    "spec": add_spec_commands, "golden": add_golden_commands, "run": add_run_command, "diagnose": add_diagnose_command,
+}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -6,7 +6,8 @@ Format (kept in the port's own repository, passed with ``--bert-expectations FIL
     heads.BertModel.outputs.tuple      # we return a dict only
     numerics.float16.*                 # fp16 LayerNorm not implemented yet
 
-One clause id (or a ``*`` glob) per line, then `` # reason`` (mandatory). An entry matches a test by its
+One clause id (or a ``*`` glob) per line, then `` # reason`` (mandatory), optionally ending in
+``(fails with: <text>)``: the clause is then excused only while its failure message contains <text>. An entry matches a test by its
 spec clause id (all its variants) or by its test id (one variant, e.g. ``golden.x-float16``). Matching
 clauses become strict expected failures: a listed clause that passes fails the run (XPASS). Ids that match no
 collected clause are reported, and fail the run under ``--bert-strict``, so the file cannot silently rot.
@@ -26,11 +27,20 @@ class ExpectationsError(ValueError):
     """The expectations file is malformed; the message names the file and line."""
 
 
+_FAILS_WITH = re.compile(r"\(fails with: (?P<text>[^)]+)\)\s*$")
+
+
 @dataclass(frozen=True)
 class Expectation:
     pattern: str
     reason: str
     line: int
+
+    @property
+    def fails_with(self) -> str | None:
+        """The failure the entry names, ``# reason (fails with: <text>)``: another failure is not excused."""
+        match = _FAILS_WITH.search(self.reason)
+        return match.group("text").strip() if match else None
 
     def matches(self, clause_id: str) -> bool:
         if "*" in self.pattern:

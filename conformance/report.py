@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bert_conformance import findings
+
 NEEDS_LIVE_ORACLE = "needs the live oracle"  # starts the skip message of clauses --bert-oracle golden cannot answer
 STATUSES = ("pass", "fail", "xfail", "not-claimed", "skipped-env")
 NOT_CLAIMED = "not claimed:"
@@ -34,6 +36,8 @@ class ClauseResult:
     message: str = ""
     duration: float = 0.0
     comparisons: list[dict[str, Any]] = field(default_factory=list)
+    repro: str = ""  # the command that reruns just this clause (failures only)
+    tier: dict[str, Any] | None = None  # a tier clause's measurement: metric, value, threshold, margin
 
     def to_dict(self) -> dict[str, Any]:
         worst = _worst_comparison(self.comparisons)
@@ -49,6 +53,8 @@ class ClauseResult:
             else None,
             "comparisons_total": len(self.comparisons),
             "comparisons": sorted(self.comparisons, key=_closeness, reverse=True)[:_MAX_COMPARISONS],
+            "repro": self.repro,
+            **({"tier": self.tier} if self.tier else {}),
         }
 
 
@@ -87,7 +93,9 @@ def message_of(report: Any, status: str) -> str:
     if status in ("not-claimed", "skipped-env"):
         return skip_reason(report)
     if status == "xfail":
-        return str(getattr(report, "wasxfail", ""))
+        actual = dict(report.user_properties).get("bert_actual_failure")
+        reason = str(getattr(report, "wasxfail", ""))
+        return f"{reason}\nactual failure: {actual}" if actual else reason
     if status == "fail":
         crash = getattr(report.longrepr, "reprcrash", None)
         text = crash.message if crash is not None else str(report.longrepr)
@@ -128,6 +136,8 @@ class Results:
         result.duration += report.duration
         if report.when == "call":
             result.comparisons.extend(props.get("bert_comparisons", []))
+        result.repro = result.repro or str(props.get("bert_repro", ""))
+        result.tier = result.tier or props.get("bert_tier")
         if _RANK[status] > _RANK[result.status]:
             result.status, result.message = status, message_of(report, status)
 
@@ -140,13 +150,17 @@ class Results:
             counts[result.status] += 1
         return counts
 
-    def to_dict(self, header: dict[str, Any], run: dict[str, Any]) -> dict[str, Any]:
+    def to_dict(self, header: dict[str, Any], run: dict[str, Any], *, diagnosis: dict[str, Any] | None = None
+                ) -> dict[str, Any]:
+        clauses = {cid: self.clauses[cid].to_dict() for cid in sorted(self.clauses)}
         return {
             "format": REPORT_FORMAT,
             "run": run,
             **header,
             "summary": {**self.counts(), "total": len(self.clauses)},
-            "clauses": {cid: self.clauses[cid].to_dict() for cid in sorted(self.clauses)},
+            "findings": [f.to_dict() for f in findings.group(clauses, diagnosis=diagnosis)],
+            "diagnosis": diagnosis,
+            "clauses": clauses,
         }
 
 
@@ -228,6 +242,7 @@ def markdown(data: dict[str, Any]) -> str:
         f"- suite {data.get('suite_version', '?')}, spec {data.get('spec_version', '?')}, oracle "
         f"{data.get('oracle', '?')}, device {data.get('device', 'cpu')}, hypothesis profile {data.get('profile', '?')}",
         *(f"- claims {key}: {', '.join(caps.get(key, [])) or '(none)'}" for key in CLAIM_KEYS),
+        *([f"- accuracy tier: {caps['tier']} (docs/tiers.md)"] if caps.get("tier") else []),
         *_incomplete_lines(data.get("run", {})),
         "",
         "| section | " + " | ".join(STATUSES) + " |",
@@ -241,18 +256,55 @@ def markdown(data: dict[str, Any]) -> str:
         lines.append(f"| {section} | " + " | ".join(str(counts[s]) for s in STATUSES) + " |")
     summary = data["summary"]
     lines.append("| **total** | " + " | ".join(f"**{summary[s]}**" for s in STATUSES) + " |")
-    lines += ["", "| clause | status | max abs error | tolerance | note |", "|---|---|---|---|---|"]
+    lines += _finding_sections(data.get("findings", []))
+    lines += _failure_sections(data["clauses"])
+    lines += ["", "## Every clause", "", "| clause | status | max abs error | tolerance | note |", "|---|---|---|---|---|"]
     for cid, result in data["clauses"].items():
         observed = result["observed"]
         error = f"{float(observed['max_abs']):.3g}" if observed else ""
         tol = result["tolerance"]
         tolerance = f"atol={tol['atol']:g}, rtol={tol['rtol']:g}" if tol else ""
-        note = result["message"].splitlines()[0][:120].replace("|", "\\|") if result["message"] else ""
+        note = result["message"].splitlines()[0][:120].replace("|", "\\|") if result["message"] else _tier_note(result)
         lines.append(f"| `{cid}` | {result['status']} | {error} | {tolerance} | {note} |")
     stale = data.get("expectations", {}).get("stale", [])
     if stale:
         lines += ["", "Expectations matching no collected clause: " + ", ".join(f"`{s}`" for s in stale)]
     return "\n".join(lines) + "\n"
+
+
+def _tier_note(result: dict[str, Any]) -> str:
+    tier = result.get("tier")
+    if not tier:
+        return ""
+    return f"{tier['metric']} {tier['value']:.6g} (threshold {tier['threshold']:.6g}, margin {tier['margin']:.3g})"
+
+
+def _finding_sections(found: list[dict[str, Any]]) -> list[str]:
+    """Findings first: failing clauses grouped by cause (each clause keeps its own status below)."""
+    if not found:
+        return []
+    lines = ["", f"## Findings ({len(found)})", ""]
+    for number, finding in enumerate(found, start=1):
+        worst = finding.get("worst")
+        error = f" Worst: max abs {float(worst['max_abs']):.3g} in `{worst['what']}`." if worst else ""
+        lines.append(f"{number}. **{finding['cause']}** ({finding['count']} clause(s)).{error}")
+        if finding.get("repro"):
+            lines.append(f"   Smallest repro: `{finding['repro']}`")
+        shown = ", ".join(f"`{t}`" for t in finding["tests"][:12])
+        more = f" and {finding['count'] - 12} more" if finding["count"] > 12 else ""
+        lines.append(f"   Clauses: {shown}{more}")
+    return lines
+
+
+def _failure_sections(clauses: dict[str, Any]) -> list[str]:
+    """Failing clauses first, each with its whole message (the table below keeps one line per clause)."""
+    failed = [(cid, r) for cid, r in clauses.items() if r["status"] == "fail"]
+    if not failed:
+        return []
+    lines = ["", f"## Failing clauses ({len(failed)})"]
+    for cid, result in failed:
+        lines += ["", f"### `{cid}`", "", "```text", result["message"].rstrip() or "(no message)", "```"]
+    return lines
 
 
 def _incomplete_lines(run: dict[str, Any]) -> list[str]:

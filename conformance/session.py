@@ -20,7 +20,7 @@ import pytest
 
 import bert_conformance
 from bert_conformance import expectations as exp
-from bert_conformance import profiles, surface
+from bert_conformance import findings, profiles, surface
 from bert_conformance import report as rep
 from bert_conformance.adapter import DEVICES, Capabilities, ImplementationError, Port, load_implementation
 from bert_conformance.errors import SpecError
@@ -34,7 +34,8 @@ _REQUIREMENTS = ("head", "dtype", "device", "attention", "feature")  # + the sur
 # importing a port may import a framework (TensorFlow: ~10 s on a busy 2-core machine): a tiny --bert-timeout
 # meant for clauses must not kill the import (capabilities() itself gets --bert-timeout)
 IMPORT_DEADLINE_FLOOR = 30.0
-RUN_ID_ENV = "BERT_CONFORMANCE_RUN_ID"  # set by `bert-conformance run` to recognise its own run's report
+RUN_ID_ENV = "BERT_CONFORMANCE_RUN_ID"
+DIAGNOSIS_BUDGET_S = 60.0  # issue 13: the diagnosis of one failing port takes <= 60 s on 2 cores  # set by `bert-conformance run` to recognise its own run's report
 CORE_PREFIX = "core."  # the core clauses: what makes a port a BERT port; no expectations file can excuse them
 _ENDED_EARLY = {
     pytest.ExitCode.INTERRUPTED: "interrupted (KeyboardInterrupt or a stop signal)",
@@ -98,6 +99,7 @@ class ConformanceSession:
         self.written: tuple[Path, Path] | None = None
         self.report_error: str | None = None
         self.ended_early: str | None = None
+        self.diagnosis: dict[str, Any] | None = None
         self._worker_header: dict[str, Any] | None = None
         self._previous_profile: str | None = None
         self.run_id = os.environ.get(RUN_ID_ENV) or uuid.uuid4().hex
@@ -158,9 +160,15 @@ class ConformanceSession:
         return self.port.capabilities
 
     def unclaimed(self, item: pytest.Item) -> list[str]:
-        """Requirements of every ``bert_requires`` marker on the item that the port does not claim."""
+        """Requirements of every ``bert_requires`` marker on the item that the port does not claim (``tier=``:
+        an accuracy tier, spec/tiers.yaml), and, for a port whose declared tier is not elementwise (float16,
+        bfloat16, int8), the elementwise clauses that tier replaces (``tiers.elementwise``: not claimed, never
+        an expectations entry). The core's non-numeric clauses (core.capabilities, core.load_model,
+        core.inputs_unchanged) match no glob there and always run."""
+        from bert_conformance.tiers import tiers_spec
+
         missing: list[str] = []
-        known = (*_REQUIREMENTS, *surface.declarations())
+        known = (*_REQUIREMENTS, "tier", *surface.declarations())
         for marker in item.iter_markers("bert_requires"):
             unknown = sorted(set(marker.kwargs) - set(known))
             if unknown or marker.args:
@@ -168,7 +176,15 @@ class ConformanceSession:
             for key, value in marker.kwargs.items():
                 for one in [value] if isinstance(value, str) or value is None else value:
                     missing += [m for m in self.capabilities.unclaimed(**{key: one}) if m not in missing]
+        tier = self.capabilities.tier
+        if tier is not None and tiers_spec().not_claimed_elementwise(tier, clause_id(item)):
+            missing.append(f"elementwise clause (tier {tier}: tiers.{tier.replace('-', '_')}.* replace it)")
         return missing
+
+    def _unexcusable(self) -> tuple[str, ...]:
+        """The core, and the criteria of the accuracy tier the port declares (its promise)."""
+        tier = self.capabilities.tier
+        return (CORE_PREFIX, f"tiers.{tier.replace('-', '_')}.") if tier else (CORE_PREFIX,)
 
     def stale(self) -> list[str]:
         return sorted(e.pattern for e in self.expectations if e.pattern not in self.used)
@@ -192,14 +208,12 @@ class ConformanceSession:
             if expected is not None:
                 self.used.add(expected.pattern)
                 where = f"{self.expectations_path}:{expected.line}"
-                if clause_id(item).startswith(CORE_PREFIX):
-                    raise pytest.UsageError(
-                        f"{where}: {expected.pattern!r} matches the core clause {report_id(item)}: the core "
-                        "(core.*) cannot be excused by an expectations file; a port that fails it is not a BERT port"
-                    )
+                if clause_id(item).startswith(self._unexcusable()):
+                    raise pytest.UsageError(_unexcusable_message(where, expected.pattern, item))
                 item.add_marker(
                     pytest.mark.xfail(strict=True, reason=f"expected failure ({where}): {expected.reason}")
                 )
+                item.stash[_EXPECTED] = (where, expected)
             if timeout and item.get_closest_marker("timeout") is None:
                 method = "signal" if hasattr(signal, "SIGALRM") else "thread"  # signal: the run goes on
                 item.add_marker(pytest.mark.timeout(timeout, method=method))
@@ -249,18 +263,35 @@ class ConformanceSession:
                 item.user_properties.append(("bert_comparisons", [c.to_dict() for c in comparisons]))
 
     @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_makereport(self, item: pytest.Item) -> Any:
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
         report = yield
-        if report.failed and self.active and is_clause(item):
+        if not (self.active and is_clause(item)):
+            return report
+        if hasattr(report, "wasxfail") and call.excinfo is not None:
+            _check_expected_failure(item, report, call.excinfo)
+        if report.failed:
             report.sections.append(("bert-conformance", self.repro(item)))
+            report.user_properties.append(("bert_repro", self.repro_command(item)))
         return report
 
     def repro(self, item: pytest.Item) -> str:
-        """A self-contained command that reruns just this clause against the same port."""
-        node = f"{item.path}::{item.name}"
+        lines = [
+            f"clause {report_id(item)} failed for implementation {self.impl_name!r}",
+            f"repro: {self.repro_command(item)}",
+        ]
+        if getattr(getattr(item, "obj", None), "is_hypothesis_test", False):
+            lines.append("the falsifying example and its @reproduce_failure blob are printed above")
+        return "\n".join(lines)
+
+    def repro_command(self, item: pytest.Item) -> str:
+        """A self-contained command that reruns just this clause against the same port, wherever the suite is
+        installed: ``--pyargs module::test[id]`` for the suite's clauses, the node id otherwise."""
+        clauses = Path(bert_conformance.__file__).parent / "clauses"
+        in_suite = Path(item.path).resolve().parent == clauses.resolve()
+        target = ["--pyargs", f"bert_conformance.clauses.{Path(item.path).stem}::{item.name}"] if in_suite else [item.nodeid]
         command = [
             "pytest",
-            node,
+            *target,
             "--bert-impl",
             self.impl_name,
             "--bert-profile",
@@ -275,13 +306,7 @@ class ConformanceSession:
         seed = self.config.getoption("hypothesis_seed", None)
         if seed is not None:
             command.append(f"--hypothesis-seed={seed}")
-        lines = [
-            f"clause {report_id(item)} failed for implementation {self.impl_name!r}",
-            f"repro: {shlex.join(command)}",
-        ]
-        if getattr(getattr(item, "obj", None), "is_hypothesis_test", False):
-            lines.append("the falsifying example and its @reproduce_failure blob are printed above")
-        return "\n".join(lines)
+        return shlex.join(command)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if not self.is_worker:  # under xdist the controller receives every worker's reports
@@ -307,6 +332,7 @@ class ConformanceSession:
             except OSError as error:
                 raise pytest.UsageError(f"--bert-report {self.report_path}: cannot write: {error.strerror or error}") from None
 
+    @pytest.hookimpl(tryfirst=True)  # before junitxml writes its file: the findings go in as suite properties
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if self.is_worker:
             if self.active:
@@ -319,6 +345,9 @@ class ConformanceSession:
             f"stopped early: {session.shouldstop or session.shouldfail}" if session.shouldstop or session.shouldfail else None
         )
         run = self._run(self.ended_early)
+        if self.active and run["complete"]:
+            self.diagnosis = self._diagnose()
+        self._junit_findings()
         if self.report_path:
             try:
                 self.written = self._write(run)
@@ -333,6 +362,28 @@ class ConformanceSession:
         if self.active and self.strict and self.stale() and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
+    def _junit_findings(self) -> None:
+        """``--junitxml``: each finding as a test-suite property ``bert_finding_<n>`` (cause; clause count)."""
+        from _pytest.junitxml import xml_key  # the plugin's own key: how record_testsuite_property reaches it
+
+        xml = self.config.stash.get(xml_key, None)
+        if xml is None or not self.active:
+            return
+        data = self.results.to_dict({}, {}, diagnosis=self.diagnosis)["findings"]
+        for number, finding in enumerate(data, start=1):
+            xml.add_global_property(f"bert_finding_{number}", f"{finding['cause']} ({finding['count']} clause(s))")
+
+    def _diagnose(self) -> dict[str, Any] | None:
+        """After a complete run with failures: where the port first diverges and what known bug it behaves like
+        (docs/diagnosis.md), bounded in time. Evidence only: no clause status changes. BERT_DIAGNOSE=0: off."""
+        failed = self.results.counts()["fail"]
+        if not failed or os.environ.get("BERT_DIAGNOSE", "1") == "0":
+            return None
+        from bert_conformance.diagnosis.hook import after_run
+
+        with self.watchdog.deadline(DIAGNOSIS_BUDGET_S + grace(DIAGNOSIS_BUDGET_S), "the diagnosis of the port"):
+            return after_run(self.port or self.impl_name, failed=failed, budget_s=DIAGNOSIS_BUDGET_S)
+
     def _collect_only_reason(self) -> str | None:
         return "--collect-only: nothing ran" if self.config.getoption("collectonly", False) else None
 
@@ -343,7 +394,7 @@ class ConformanceSession:
     def _write(self, run: dict[str, Any]) -> tuple[Path, Path]:
         assert self.report_path is not None
         header = self.report_header() if self.active else self._minimal_header()
-        return rep.write_reports(self.report_path, self.results.to_dict(header, run))
+        return rep.write_reports(self.report_path, self.results.to_dict(header, run, diagnosis=self.diagnosis))
 
     def _minimal_header(self) -> dict[str, Any]:
         """Before the port is resolved (or when no clause was collected): what the run was asked to check."""
@@ -406,6 +457,8 @@ class ConformanceSession:
             f"implementation: {self.impl_name} -> {impl['target']} ({impl['name']} {impl['version']})",
             "claims: " + "; ".join(f"{key} {','.join(caps[key]) or '-'}" for key in rep.CLAIM_KEYS),
         ]
+        if caps.get("tier"):
+            lines.append(f"accuracy tier: {caps['tier']} (elementwise clauses it replaces: not claimed; docs/tiers.md)")
         narrowed = [f"{key} {','.join(caps[key]) or '-'}" for key in surface.declarations() if key in caps]
         if narrowed:
             lines.append("surface: " + "; ".join(narrowed) + " (other keys: everything)")
@@ -419,6 +472,8 @@ class ConformanceSession:
         counts = self.results.counts()
         lines = self.header_lines()
         lines.append("clauses: " + ", ".join(f"{counts[s]} {s}" for s in rep.STATUSES))
+        if counts["fail"]:
+            lines += findings.summary_lines(self.results.to_dict({}, {}, diagnosis=self.diagnosis)["findings"])
         live = sum(1 for r in self.results.clauses.values() if r.status == "skipped-env" and rep.NEEDS_LIVE_ORACLE in r.message)
         if live:
             lines.append(
@@ -438,6 +493,34 @@ class ConformanceSession:
         if self.report_error:
             lines.append(f"ERROR: {self.report_error}")
         return lines
+
+
+def _unexcusable_message(where: str, pattern: str, item: pytest.Item) -> str:
+    if clause_id(item).startswith(CORE_PREFIX):
+        return (f"{where}: {pattern!r} matches the core clause {report_id(item)}: the core (core.*) cannot be "
+                "excused by an expectations file; a port that fails it is not a BERT port")
+    return (f"{where}: {pattern!r} matches {report_id(item)}, a criterion of the accuracy tier the port declares: "
+            "it cannot be excused by an expectations file; declare the tier the port meets (docs/tiers.md)")
+
+
+_EXPECTED = pytest.StashKey[tuple[str, exp.Expectation]]()
+ACTUAL_FAILURE = "bert_actual_failure"  # user property: what an expected failure actually raised
+
+
+def _check_expected_failure(item: pytest.Item, report: pytest.TestReport, excinfo: pytest.ExceptionInfo[Any]) -> None:
+    """Keep what an expected failure actually raised; fail it when it is not the failure its expectation names
+    (``# reason (fails with: <text>)``): an xfail must not hide a new, different bug."""
+    actual = f"{excinfo.typename}: {excinfo.value}".strip()
+    report.user_properties.append((ACTUAL_FAILURE, actual[:4000]))
+    where, expected = item.stash.get(_EXPECTED, ("", None))
+    if expected is None or not expected.fails_with or expected.fails_with in actual:
+        return
+    report.outcome = "failed"
+    report.longrepr = (
+        f"expected failure ({where}) names the failure {expected.fails_with!r}, but the clause failed for another "
+        f"reason:\n{actual}"
+    )
+    del report.wasxfail
 
 
 def _marked_timeout(item: pytest.Item) -> float:

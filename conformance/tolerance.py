@@ -109,8 +109,13 @@ def assert_close(
     what: str,
     dtype: str | None = None,
     nan_ok: bool = False,
+    specified: np.ndarray | None = None,
 ) -> Comparison:
     """Assert ``actual`` (a port's output) equals ``expected`` (the oracle's) within ``tol``.
+
+    ``specified`` (bool, broadcastable to the shape) limits the comparison to the entries the spec specifies
+    (e.g. attended positions); mismatches are still located in the output's own coordinates
+    (batch, position, ...), never as indices into a gathered array.
 
     ``dtype`` is the dtype the port must have returned (default: ``expected``'s); "bfloat16" means a float32
     array holding bfloat16-representable values (numpy has no bfloat16). ``nan_ok`` accepts NaN where
@@ -124,7 +129,8 @@ def assert_close(
     expected = np.asarray(expected)
     if actual.shape != expected.shape:
         raise AssertionError(f"{what}: shape {list(actual.shape)}, expected {list(expected.shape)}")
-    comparison, report = _compare(actual, expected, tol, what=what, dtype=want, nan_ok=nan_ok)
+    keep = np.ones(actual.shape, bool) if specified is None else np.broadcast_to(np.asarray(specified, bool), actual.shape)
+    comparison, report = _compare(actual, expected, tol, what=what, dtype=want, nan_ok=nan_ok, keep=keep)
     _record(comparison)
     if report:
         raise AssertionError(report)
@@ -151,14 +157,18 @@ def check_array(value: Any, *, what: str, dtype: str) -> None:
 
 
 def _compare(
-    actual: np.ndarray, expected: np.ndarray, tol: Tolerance, *, what: str, dtype: str, nan_ok: bool
+    actual: np.ndarray, expected: np.ndarray, tol: Tolerance, *, what: str, dtype: str, nan_ok: bool,
+    keep: np.ndarray,
 ) -> tuple[Comparison, str]:
-    """Element-wise comparison in float64; returns the record and a failure report ("" when it passes)."""
+    """Element-wise comparison in float64 of the ``keep`` entries; returns the record and a failure report
+    ("" when it passes)."""
     a = np.atleast_1d(actual.astype(np.float64))  # 0-d (a loss) reads as shape [1] in the report
     e = np.atleast_1d(expected.astype(np.float64))
+    keep = np.atleast_1d(keep)
+    a, e = np.where(keep, a, 0.0), np.where(keep, e, 0.0)  # unspecified entries: equal, and never reported
     same_nan = np.isnan(a) & np.isnan(e) if nan_ok else np.zeros(a.shape, bool)
     same_inf = np.isinf(a) & np.isinf(e) & (np.sign(a) == np.sign(e))
-    skip = same_nan | same_inf
+    skip = same_nan | same_inf | ~keep
     finite = np.isfinite(a) & np.isfinite(e)
     allowed = tol.atol + tol.rtol * np.abs(np.where(finite, e, 0.0))
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # non-finite entries are masked out
@@ -169,7 +179,7 @@ def _compare(
     kept = ~skip
     max_abs, max_rel, worst = (float(x[kept].max()) if kept.any() else 0.0 for x in (diff, rel, used))
     count = int(bad.sum())
-    comparison = Comparison(what, dtype, tol.atol, tol.rtol, max_abs, max_rel, count, int(a.size), worst)
+    comparison = Comparison(what, dtype, tol.atol, tol.rtol, max_abs, max_rel, count, int(keep.sum()), worst)
     if count == 0:
         return comparison, ""
     return comparison, _failure_report(a, e, bad, diff, rel, comparison, nan_ok)

@@ -7,6 +7,9 @@ import sys
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# the automatic diagnosis after a failing run (docs/diagnosis.md) is off here: the known-bad corpus alone runs
+# 140+ failing ports; tests/test_diagnosis.py and tests/test_findings.py switch it on where they test it
+os.environ.setdefault("BERT_DIAGNOSE", "0")
 
 import pytest  # noqa: E402
 

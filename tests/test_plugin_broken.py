@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 
@@ -137,8 +139,9 @@ def test_broken_outputs_fail_forward_clauses(run_core, port, messages):
     result.stdout.fnmatch_lines(messages)
     result.stdout.fnmatch_lines(
         [
-            f"repro: pytest '*/test_core.py::test_last_hidden_state?core.forward.last_hidden_state?' "
-            f"--bert-impl ports:{port} --bert-profile ci -p no:xdist"
+            # portable: no path to site-packages or to a checkout
+            "repro: pytest --pyargs 'bert_conformance.clauses.test_core::test_last_hidden_state?core.forward."
+            f"last_hidden_state?' --bert-impl ports:{port} --bert-profile ci -p no:xdist"
         ]
     )
     statuses = {cid: c["status"] for cid, c in data["clauses"].items()}
@@ -152,6 +155,16 @@ def test_scaled_output_reports_observed_error(run_core):
     clause = data["clauses"]["core.forward.pooler_output"]
     assert clause["status"] == "fail" and clause["tolerance"] == {"atol": 1e-5, "rtol": 1e-4}
     assert clause["observed"]["max_rel"] == pytest.approx(0.01, rel=1e-3)  # the 1 % scale, measured
+
+
+def test_markdown_lists_failing_clauses_first_with_whole_messages(run_core, pytester):
+    _, data = run_core("Scaled")
+    markdown = (pytester.path / "report.md").read_text()
+    assert markdown.index("## Failing clauses (") < markdown.index("## Every clause")
+    whole = data["clauses"]["core.forward.last_hidden_state"]["message"]
+    assert len(whole.splitlines()) > 3 and whole.rstrip() in markdown  # not cut at 120 characters
+    # located in the output's own coordinates: (batch, position, feature), not an index into gathered rows
+    assert re.search(r"max abs error \S+ at \(\d, \d, \d+\)", whole)
 
 
 def test_hanging_port_times_out_and_the_run_goes_on(run_core):
@@ -175,3 +188,14 @@ def test_invalid_capabilities_fail_core_capabilities_not_the_run(run_core):
     assert data["clauses"]["core.capabilities"]["status"] == "fail"
     assert "unknown dtypes ['fp32']" in data["clauses"]["core.capabilities"]["message"]
     assert data["implementation"]["capabilities_error"].startswith("CapabilitiesError")
+
+
+def test_junit_xml_carries_the_clause_ids(run_core, pytester):
+    result, _ = run_core("Scaled", "--junitxml", str(pytester.path / "junit.xml"))
+    root = ElementTree.parse(pytester.path / "junit.xml").getroot()
+    case = next(c for c in root.iter("testcase") if "core.forward.pooler_output" in c.get("name", ""))
+    properties = {p.get("name"): p.get("value") for p in case.iter("property")}
+    assert properties["bert_clause"] == properties["bert_test"] == "core.forward.pooler_output"
+    assert "'max_abs'" in properties["bert_comparisons"] and case.find("failure") is not None
+    suite = {p.get("name"): p.get("value") for p in root.iter("property") if p.get("name", "").startswith("bert_finding")}
+    assert suite["bert_finding_1"].startswith("numeric deviation from BERT") and len(suite) == 1

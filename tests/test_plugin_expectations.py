@@ -88,6 +88,25 @@ def test_a_real_core_failure_cannot_be_listed(run):
     result.stderr.fnmatch_lines(["*expected.txt:1: 'core.forward.pooler_output' matches the core clause*"])
 
 
+def test_an_expected_failure_keeps_what_it_actually_raised(run):
+    result, data = run(GOLDEN, *TINY, "--bert-impl", "ports:BadPooler",
+                       expectations="golden.model.tiny  # pools the last row (fails with: pooler_output)\n")
+    assert result.ret == pytest.ExitCode.OK
+    message = data["clauses"]["golden.model.tiny-float32"]["message"]
+    assert message.startswith("expected failure (") and "pools the last row" in message
+    assert "\nactual failure: AssertionError: model.tiny: pooler_output (float32): 32 of 32 elements" in message
+
+
+def test_an_expected_failure_for_another_reason_fails(run):
+    result, data = run(GOLDEN, *TINY, "--bert-impl", "ports:BadPooler",
+                       expectations="golden.model.tiny  # bad eps (fails with: last_hidden_state)\n")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    clause = data["clauses"]["golden.model.tiny-float32"]
+    assert clause["status"] == "fail"
+    assert "names the failure 'last_hidden_state', but the clause failed for another reason" in clause["message"]
+    result.stdout.fnmatch_lines(["*repro: pytest --pyargs 'bert_conformance.clauses.test_golden::test_golden[[]golden.model.tiny-float32[]]' --bert-impl ports:BadPooler*"])
+
+
 def test_glob_patterns_match_clause_ids(run):
     result, data = run(
         GOLDEN, *TINY, "--bert-impl", "ports:BadPooler", expectations="golden.model.t*  # pools the last row\n"

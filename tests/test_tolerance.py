@@ -129,3 +129,18 @@ def test_outputs_close_walks_lists_and_names_missing_outputs():
         assert_outputs_close(
             actual, {"pooler_output": np.ones(1)}, TOL, names=["pooler_output"], dtype="float64"
         )
+
+
+def test_only_specified_entries_are_compared_and_located_in_the_outputs_own_coordinates():
+    expected = np.zeros((2, 3, 4))
+    actual = expected.copy()
+    actual[1, 2, 3] = 1.0  # attended: a mismatch
+    actual[0, 2, 0] = 5.0  # a padded query position: unspecified, never compared
+    attended = np.array([[1, 1, 0], [1, 1, 1]], bool)[..., None]
+    with pytest.raises(AssertionError) as failure:
+        assert_close(actual, expected, tolerance_for("float64", "outputs"), what="x", specified=attended)
+    message = str(failure.value)
+    assert "1 of 20 elements" in message and "max abs error 1 at (1, 2, 3)" in message
+    assert "(1, 2, 3): 1.0 vs 0.0" in message and "(0, 2, 0)" not in message
+    actual[1, 2, 3] = 0.0
+    assert assert_close(actual, expected, tolerance_for("float64", "outputs"), what="x", specified=attended).size == 20

@@ -40,6 +40,13 @@ PORTS = {
     "numpy-docs": "the numpy BertModel of docs/adapters.md (declares the core surface only)",
     "tensorflow": "transformers 4.57's TFBert* classes (TensorFlow 2.21, CPU): the older documentation's TF classes",
     "flax": "transformers 4.57's FlaxBert* classes (JAX 0.10, CPU): the older documentation's Flax classes",
+    # reduced-precision and quantized ports, each gated by the accuracy tier it declares (docs/tiers.md)
+    "reference-float16": "the reference in float16 on the CPU (control of the float16 tier)",
+    "reference-bfloat16": "the reference in bfloat16 on the CPU (control of the bfloat16 tier)",
+    "reference-int8": "the reference with per-channel weight-only int8 (simulated quantisation)",
+    "reference-int8-dynamic": "torch.ao dynamic int8 quantisation of the reference's Linear layers",
+    "onnx-transformers-int8": "ONNX Runtime quantize_dynamic (int8) of the transformers export",
+    "ctranslate2-int8": "CTranslate2's Encoder with compute_type int8",
 }
 # ports whose gate is red because they fail the core (core.*), which no expectations file can excuse: the port is
 # not BERT as the spec defines it. The verdict is recorded; `run` fails if it changes (a new failure, or a fix).
@@ -50,7 +57,7 @@ DOES_NOT_CONFORM = {
 # without names runs the others (tox -e ports)
 OWN_ENV = ("tensorflow", "flax")
 FAMILIES = ("core", "config", "parameters", "heads", "numerics", "golden", "properties", "labels", "decoder",
-            "gradients", "tokenizer")
+            "gradients", "tokenizer", "tiers")
 STATUSES = ("pass", "fail", "xfail", "not-claimed", "skipped-env")
 
 
@@ -110,6 +117,8 @@ def reduce(report: dict[str, Any], name: str, command: str, wall: float, exit_co
         observed = result.get("observed")
         if observed:  # the comparison closest to its tolerance
             entry["observed"] = {"what": observed["what"], "max_abs": float(f"{observed['max_abs']:.3g}")}
+        if result.get("tier"):  # a tier criterion: what was measured against which threshold
+            entry["tier"] = {k: result["tier"][k] for k in ("tier", "metric", "value", "threshold", "margin")}
         clauses[test_id] = entry
     impl = report["implementation"]
     return {"port": name, "name": impl["name"], "version": impl["version"], "capabilities": impl["capabilities"],
@@ -179,6 +188,7 @@ def render(summaries: list[dict[str, Any]]) -> str:
         gate = "green" if s["exit_code"] == 0 else f"**red** (exit {s['exit_code']}): {_red(s)}"
         lines.append(f"| `{s['port']}` | {PORTS[s['port']]} | {s['version']} | {surface or 'everything'} | "
                      f"{s['wall_s']:.0f} s | {gate} |")
+    lines += _tier_table(summaries)
     lines += ["", "Commands (from the repository root; `tox -e ports` runs them all):", ""]
     lines += [f"- `{s['port']}` ({s['date']}): `{s['command']}`" for s in summaries]
     for s in summaries:
@@ -188,13 +198,34 @@ def render(summaries: list[dict[str, Any]]) -> str:
         lines += ["", f"### `{s['port']}`: {len(failing)} failing test ids (real deviations; write-up below)", ""]
         by_reason: dict[str, list[str]] = {}
         for test_id, entry in sorted(failing.items()):
-            reason = entry["message"].split("): ", 1)[-1] if entry["status"] == "xfail" else _failure_kind(
+            first_line = entry["message"].splitlines()[0] if entry["message"] else ""
+            reason = first_line.split("): ", 1)[-1] if entry["status"] == "xfail" else _failure_kind(
                 s["port"], test_id) + entry["message"].splitlines()[0][:200]
             by_reason.setdefault(reason, []).append(test_id)
         for reason, ids in by_reason.items():
             lines.append(f"- {reason} ({len(ids)}): " + ", ".join(f"`{i}`" for i in ids))
     lines += ["", END]
     return "\n".join(lines)
+
+
+def _tier_table(summaries: list[dict[str, Any]]) -> list[str]:
+    """Per port: the tier it declares, its tier criteria passed, and the criterion closest to its threshold."""
+    rows = []
+    for s in summaries:
+        criteria = [(t, e) for t, e in s["clauses"].items() if e.get("tier")]
+        if not criteria:
+            continue
+        declared = s["capabilities"].get("tier", "exact (none declared)")
+        passed = sum(e["status"] == "pass" for _, e in criteria)
+        test_id, entry = min(criteria, key=lambda c: c[1]["tier"]["margin"] / (abs(c[1]["tier"]["threshold"]) or 1.0))
+        t = entry["tier"]
+        rows.append(f"| `{s['port']}` | {declared} | {passed} / {len(criteria)} | `{test_id}`: {t['value']:.6g} "
+                    f"against {t['threshold']:.6g} (margin {t['margin']:.3g}) |")
+    if not rows:
+        return []
+    return ["", "Accuracy tiers (docs/tiers.md): the criteria each port is held to (its tier and every looser one), "
+            "and the one closest to its threshold (relative margin).", "",
+            "| port | declared tier | tier criteria passed | smallest margin |", "|---|---|---|---|", *rows]
 
 
 def _failure_kind(port: str, test_id: str) -> str:

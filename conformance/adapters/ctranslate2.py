@@ -59,8 +59,9 @@ class _Converter(ctranslate2.converters.TransformersConverter):
         return SimpleNamespace(unk_token="[UNK]", get_vocab=lambda: vocab)
 
 
-def _encoder(config: dict[str, Any], state_dict: dict[str, np.ndarray], vocab_size: int) -> Any:
-    digest = hashlib.blake2b(json.dumps(config, sort_keys=True).encode())
+def _encoder(config: dict[str, Any], state_dict: dict[str, np.ndarray], vocab_size: int,
+             compute_type: str = "float32") -> Any:
+    digest = hashlib.blake2b(json.dumps([config, compute_type], sort_keys=True).encode())
     for name in sorted(state_dict):
         value = np.ascontiguousarray(state_dict[name], np.float32)
         digest.update(f"{name}{value.shape}".encode())
@@ -74,7 +75,7 @@ def _encoder(config: dict[str, Any], state_dict: dict[str, np.ndarray], vocab_si
             with open(f"{folder}/config.json", "w") as file:
                 json.dump(hf_config, file)
             _Converter(folder, state_dict, vocab_size).convert(f"{folder}/ct2")
-            _CACHE[key] = ctranslate2.Encoder(f"{folder}/ct2", device="cpu", compute_type="float32")
+            _CACHE[key] = ctranslate2.Encoder(f"{folder}/ct2", device="cpu", compute_type=compute_type)
         if len(_CACHE) > _CACHE_SIZE:
             _CACHE.popitem(last=False)
     _CACHE.move_to_end(key)
@@ -82,6 +83,8 @@ def _encoder(config: dict[str, Any], state_dict: dict[str, np.ndarray], vocab_si
 
 
 class CTranslate2Implementation:
+    compute_type = "float32"  # the Encoder's compute type (ctranslate2_int8: int8)
+
     def capabilities(self) -> dict[str, Any]:
         return {
             "name": "ctranslate2", "version": ctranslate2.__version__,
@@ -102,7 +105,7 @@ class CTranslate2Implementation:
         if resolved.hidden_act not in ACTIVATIONS:
             raise ValueError(f"ctranslate2 port: hidden_act {resolved.hidden_act!r} is not converted "
                              f"(supported: {', '.join(ACTIVATIONS)})")
-        return CTranslate2Model(_encoder(config, state_dict, resolved.vocab_size), resolved)
+        return CTranslate2Model(_encoder(config, state_dict, resolved.vocab_size, self.compute_type), resolved)
 
 
 class CTranslate2Model:

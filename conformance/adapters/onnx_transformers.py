@@ -55,6 +55,8 @@ ACTIVATIONS = (
 
 
 class OnnxTransformersImplementation:
+    model_class: type[OnnxTransformersModel]  # set below the class (a subclass may run another graph: int8)
+
     def capabilities(self) -> dict[str, Any]:
         return {
             "name": "onnxruntime-transformers-export",
@@ -90,7 +92,7 @@ class OnnxTransformersImplementation:
         module.set_attn_implementation("eager")
         # strict: a missing, unexpected or mis-shaped key raises (the standard names, saved form)
         module.load_state_dict({k: torch.tensor(np.asarray(v, np.float32)) for k, v in state_dict.items()})
-        return OnnxTransformersModel(module.eval(), HEADS[head])
+        return self.model_class(module.eval(), HEADS[head])
 
 
 class OnnxTransformersModel:
@@ -102,7 +104,7 @@ class OnnxTransformersModel:
         self.module = module if self.chunked else None  # kept only to export each new length
         self.sessions: dict[int | None, onnxruntime.InferenceSession] = {}
         if not self.chunked:
-            self.sessions[None] = _session(module, outputs, seq=min(5, module.config.max_position_embeddings))
+            self.sessions[None] = self.session(module, outputs, seq=min(5, module.config.max_position_embeddings))
 
     def forward(self, inputs: dict[str, np.ndarray], **options: Any) -> dict[str, np.ndarray]:
         unknown = sorted(set(inputs) - set(INPUTS)) + [o for o, v in options.items() if o not in OPTIONS or v]
@@ -119,12 +121,21 @@ class OnnxTransformersModel:
         }
         seq = ids.shape[1] if self.chunked else None
         if seq not in self.sessions:  # a chunked model, first time at this length
-            self.sessions[seq] = _session(self.module, self.outputs, seq=ids.shape[1])
+            self.sessions[seq] = self.session(self.module, self.outputs, seq=ids.shape[1])
         return dict(zip(self.outputs, self.sessions[seq].run(list(self.outputs), feeds)))
+
+    def session(self, module: torch.nn.Module, outputs: tuple[str, ...], *, seq: int) -> onnxruntime.InferenceSession:
+        """The ORT session of ``module``'s export (a subclass may transform the graph first: int8)."""
+        return _session(module, outputs, seq=seq)
 
 
 def _session(module: torch.nn.Module, outputs: tuple[str, ...], *, seq: int) -> onnxruntime.InferenceSession:
     """The standard export of ``module`` (traced at [2, seq], one padded position) in an ORT CPU session."""
+    return ort_session(export(module, outputs, seq=seq))
+
+
+def export(module: torch.nn.Module, outputs: tuple[str, ...], *, seq: int) -> bytes:
+    """The standard export of ``module`` (traced at [2, seq], one padded position): the ONNX model's bytes."""
 
     class Wrapped(torch.nn.Module):
         def __init__(self) -> None:
@@ -149,10 +160,16 @@ def _session(module: torch.nn.Module, outputs: tuple[str, ...], *, seq: int) -> 
             input_names=list(INPUTS), output_names=list(outputs),
             dynamic_axes={name: {0: "batch", 1: "seq"} for name in INPUTS},
         )
+    return buffer.getvalue()
+
+
+def ort_session(model: bytes) -> onnxruntime.InferenceSession:
+    """An ONNX Runtime CPU session of ``model`` (quiet; OMP_NUM_THREADS intra-op threads)."""
     options = onnxruntime.SessionOptions()
     options.log_severity_level = 3
     options.intra_op_num_threads = int(os.environ.get("OMP_NUM_THREADS", "0"))  # 0: ORT's default
-    return onnxruntime.InferenceSession(buffer.getvalue(), options, providers=["CPUExecutionProvider"])
+    return onnxruntime.InferenceSession(model, options, providers=["CPUExecutionProvider"])
 
 
+OnnxTransformersImplementation.model_class = OnnxTransformersModel
 implementation = OnnxTransformersImplementation()

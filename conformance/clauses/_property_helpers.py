@@ -109,13 +109,15 @@ def attended(mask: Any, shape: tuple[int, ...]) -> np.ndarray:
     return np.asarray(mask).reshape(-1, shape[-1]) != 0
 
 
-def specified(head: str, name: str, array: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """The entries the spec specifies: attended query positions, or pooled rows whose first token is attended."""
-    array = np.asarray(array)
+def specified(head: str, name: str, shape: tuple[int, ...], rows: np.ndarray) -> np.ndarray:
+    """bool of ``shape`` (an output's): the entries the spec specifies, attended query positions or pooled
+    rows whose first token is attended. A mask, not a gather, so mismatches keep the output's coordinates."""
     if per_position(head, name):
-        flat = array.reshape(rows.shape[0], rows.shape[1], *array.shape[array.ndim - _tail(head, name) :])
-        return flat[rows]
-    return array.reshape(rows.shape[0], -1)[rows[:, 0]]
+        tail = _tail(head, name)
+        flat = (rows.shape[0], rows.shape[1], *shape[len(shape) - tail :])
+        return np.broadcast_to(rows.reshape(rows.shape + (1,) * tail), flat).reshape(shape)
+    per_row = int(np.prod(shape)) // rows.shape[0]
+    return np.broadcast_to(rows[:, :1], (rows.shape[0], per_row)).reshape(shape)
 
 
 def _tail(head: str, name: str) -> int:
@@ -141,13 +143,8 @@ def assert_same(
     if np.shape(got) != want.shape:
         raise AssertionError(f"{what}: {name} has shape {list(np.shape(got))}, expected {list(want.shape)}")
     where = "[attended positions]" if per_position(head, name) else "[rows with an attended first token]"
-    assert_close(
-        specified(head, name, got, rows),
-        specified(head, name, want, rows),
-        tol,
-        what=f"{what}: {name}{where}",
-        dtype=dtype,
-    )
+    assert_close(got, want, tol, what=f"{what}: {name}{where}", dtype=dtype,
+                 specified=specified(head, name, want.shape, rows))
 
 
 def assert_bitwise(actual: Any, expected: Any, what: str) -> None:

@@ -76,15 +76,17 @@ def real_rows(head: str, inputs: Mapping[str, Any]) -> np.ndarray:
     return np.asarray(mask)[..., -d["seq"] :].reshape(-1, d["seq"]) != 0  # a cached call's mask covers the past
 
 
-def _specified(array: np.ndarray, shape: tuple[Any, ...], rows: np.ndarray) -> np.ndarray:
-    """The entries the spec specifies: for a per-position output, only rows' attended query positions."""
+def _specified(array: np.ndarray, shape: tuple[Any, ...], rows: np.ndarray) -> np.ndarray | None:
+    """bool, the array's shape: the entries the spec specifies (a per-position output: rows' attended query
+    positions); None: all of them."""
     if "seq" not in shape:
-        return array
+        return None
     axis = list(shape).index("seq")
     moved = np.moveaxis(array, axis, 1)  # [rows, seq, ...]: the query axis next to the batch axis
     if moved.shape[:2] != rows.shape:
         raise AssertionError(f"shape {list(array.shape)} does not fit {rows.shape[0]} rows x {rows.shape[1]} positions")
-    return moved[rows]
+    mask = np.broadcast_to(rows.reshape(rows.shape + (1,) * (moved.ndim - 2)), moved.shape)
+    return np.moveaxis(mask, 1, axis)
 
 
 def assert_output_close(
@@ -138,8 +140,8 @@ def _close(actual: Any, expected: Any, shape: Any, rows: np.ndarray, tol: Any, w
     if actual.shape != np.shape(expected):
         raise AssertionError(f"{what}: shape {list(actual.shape)}, expected {list(np.shape(expected))}")
     where = "" if "seq" not in shape else "[attended positions]"
-    assert_close(_specified(actual, shape, rows), _specified(np.asarray(expected), shape, rows), tol,
-                 what=what + where, dtype=dtype)
+    assert_close(actual, np.asarray(expected), tol, what=what + where, dtype=dtype,
+                 specified=_specified(actual, shape, rows))
 
 
 def _check_shapes(head: str, name: str, actual: Any, env: Mapping[str, Any]) -> None:

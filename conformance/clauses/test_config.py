@@ -1,7 +1,9 @@
 """Config clauses (spec/config.yaml): defaults, the derived head_dim, constraints, activations, behaviour.
 
-``config.default.<field>``: the port gets a config *without* the key; the oracle gets the spec's default
-written out. Both must agree on which outputs are present and on their values. Each field is probed where
+``config.default.<field>``: the port gets a config *without* the key, and the same config with the spec's
+default written out: both must give the same outputs (names and values). The clause compares the port with
+itself, so it fails only when the default is wrong, never because of a numeric bug elsewhere (those fail the
+clauses about them; a port that computes the explicit default wrongly is caught there). Each field is probed where
 its default shows (PROBES): the 30522-row vocabulary, 768-wide hidden states, 12 layers and heads, 512
 positions (a position id of 511), an eps made visible by near-constant embeddings, the padding_idx
 gradient. Defaults that act only in training (dropouts, initializer_range) or only in generation (bos/eos)
@@ -95,11 +97,12 @@ def test_default(clause, bert_impl, oracle, capabilities):
         weights = {k: (v * np.float32(1e-4) if "embeddings." in k and "LayerNorm" not in k else v)
                    for k, v in weights.items()}
     model = bert_impl.load_model(head, port_config, weights, dtype=dtype, attention=probe.attention)
+    explicit = bert_impl.load_model(head, expected_config, weights, dtype=dtype, attention=probe.attention)
     inputs = _probe_inputs(probe, expected_config)
-    got, want = model.forward(inputs), oracle.forward(head, expected_config, weights, inputs)
+    got, want = model.forward(inputs), explicit.forward(inputs)
     assert hh.present_names(got) == hh.present_names(want), (
         f"config without {name!r}: the port returned {hh.present_names(got)}, but with the spec default "
-        f"{name}={clause['default']!r} the outputs are {hh.present_names(want)}"
+        f"{name}={clause['default']!r} written out it returns {hh.present_names(want)}"
     )
     compare_all(head, got, want, inputs=inputs, dtype=dtype)
     if name == "pad_token_id":

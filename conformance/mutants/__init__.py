@@ -31,6 +31,7 @@ from bert_conformance.mutants import (
     parameters,
     properties,
     surface,
+    tiers,
     tokenizer,
     weights,
 )
@@ -40,7 +41,7 @@ from bert_conformance.mutants.probe import verify
 # Model internals first (patches of the loaded module), then the areas whose bugs sit at the adapter boundary.
 AREAS = (embeddings, attention, layer, head_layers, weights, cache, dtype,
          core, config, heads, parameters, numerics, labels, properties, decoder, gradients, tokenizer, data, device,
-         surface, hostile)
+         surface, hostile, tiers)
 CORPUS: dict[str, type[BadPort]] = {port.id: port for area in AREAS for port in area.MUTANTS}
 
 

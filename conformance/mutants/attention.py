@@ -139,11 +139,12 @@ class SoftmaxOverQueries(Mutant):
 
     def mutate(self, module: Any, config: dict) -> None:
         for layer in attention_layers(module):
-            wrap_method(layer, "attend", lambda _, layer=layer: _softmax_over_queries(layer), params=ATTEND)
+            wrap_method(layer, "attend", lambda _, layer=layer: softmax_over(layer, -2), params=ATTEND)
 
 
-def _softmax_over_queries(layer: Any) -> Any:
-    """The reference's eager attention, with the softmax over dim -2."""
+def softmax_over(layer: Any, dim: int) -> Any:
+    """The reference's eager attention, with the softmax over ``dim`` (-2: the queries; also the diagnosis
+    catalogue's variant)."""
 
     def attend(query, key, value, mask, need_weights):
         if mask.dead_rows is not None:
@@ -156,7 +157,7 @@ def _softmax_over_queries(layer: Any) -> Any:
             scores = scores.masked_fill(~allowed, torch.finfo(scores.dtype).min)
         elif allowed is not None:
             scores = scores + allowed
-        weights = torch.softmax(scores, dim=-2)
+        weights = torch.softmax(scores, dim=dim)
         return layer.merge_heads(torch.matmul(weights, value)), weights
 
     return attend

@@ -21,7 +21,9 @@ class EpsDefaultTorch(BadPort):
 
 class GeluTanh(BadPort):
     description = 'hidden_act "gelu" (and the omitted default) runs the tanh approximation, not the exact erf GELU'
-    kills = ("config.hidden_act.gelu", "config.default.hidden_act")
+    # not config.default.hidden_act: the omitted default behaves as "gelu" written out, as it must; the bug
+    # is what "gelu" computes, and the clause about that kills it
+    kills = ("config.hidden_act.gelu",)
 
     def load(self, head: str, config: dict, state_dict: dict, **kwargs: Any) -> Any:
         if config.get("hidden_act", "gelu") == "gelu":

@@ -23,6 +23,7 @@ CLAUSE_MODULES = {
     "decoder": "test_decoder",
     "gradients": "test_gradients",
     "tokenizer": "test_tokenizer",
+    "tiers": "test_tiers",
 }
 
 
