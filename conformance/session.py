@@ -28,6 +28,7 @@ from bert_conformance.oracle import Oracle, get_oracle
 from bert_conformance.watchdog import EXIT_INCOMPLETE, Watchdog, grace
 
 STATE = pytest.StashKey["ConformanceSession"]()
+_LIVE_SESSIONS: set[int] = set()  # the ConformanceSessions configured in this process and not yet unconfigured
 DEFAULT_TIMEOUT = 120.0
 MIN_TIMEOUT, MAX_TIMEOUT = 0.01, 86400.0  # below: the alarm fires inside pytest's own machinery; nan, inf refused
 _REQUIREMENTS = ("head", "dtype", "device", "attention", "feature")  # + the surface keys (spec/surface.yaml)
@@ -103,7 +104,11 @@ class ConformanceSession:
         self._worker_header: dict[str, Any] | None = None
         self._previous_profile: str | None = None
         self.run_id = os.environ.get(RUN_ID_ENV) or uuid.uuid4().hex
-        self.watchdog = Watchdog(self._hung)
+        # A session inside another pytest session of this process (pytester's in-process runs) must not end the
+        # process: that would kill the outer run. Its clauses keep pytest-timeout's SIGALRM timeout.
+        self.nested = bool(_LIVE_SESSIONS)
+        _LIVE_SESSIONS.add(id(self))
+        self.watchdog = Watchdog(self._hung, enabled=not self.nested)
 
     # -- activation ----------------------------------------------------------------------------------------
 
@@ -419,6 +424,7 @@ class ConformanceSession:
 
     def pytest_unconfigure(self) -> None:
         self.deactivate()
+        _LIVE_SESSIONS.discard(id(self))
 
     # -- header and summary -----------------------------------------------------------------------------------
 

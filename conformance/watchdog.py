@@ -29,8 +29,9 @@ def grace(timeout: float) -> float:
 class Watchdog:
     """One deadline at a time; ``on_expiry(what)`` runs in the watchdog thread, then the process exits."""
 
-    def __init__(self, on_expiry: Callable[[str], None]) -> None:
+    def __init__(self, on_expiry: Callable[[str], None], *, enabled: bool = True) -> None:
         self._on_expiry = on_expiry
+        self.enabled = enabled  # False: deadline() does nothing (a session nested in another pytest run)
         self._condition = threading.Condition()
         self._deadline: float | None = None
         self._what = ""
@@ -39,7 +40,7 @@ class Watchdog:
     @contextmanager
     def deadline(self, seconds: float, what: str) -> Iterator[None]:
         """Arm for ``seconds`` (0: no deadline) while the block runs."""
-        if not seconds:
+        if not seconds or not self.enabled:
             yield
             return
         with self._condition:

@@ -26,13 +26,14 @@ pytest_plugins = ["pytester"]
 
 ROOT = Path(__file__).resolve().parent.parent
 EXPECTATIONS = ROOT / "tests" / "expectations" / "onnx.txt"
-EXPORT_HEAVY = ("test_numerics", "test_properties", "test_config")
+EXPORT_HEAVY = ("test_numerics", "test_properties", "test_config",
+                "test_tiers")  # test_tiers: exports the real MiniLM checkpoint and runs 300 sentences (30 s idle)
 
 
 @pytest.mark.parametrize("path", all_clause_paths(), ids=lambda path: path.stem)
 def test_onnx_port_passes_what_it_claims(path, pytester):
     if path.stem in EXPORT_HEAVY and not os.environ.get("BERT_ONNX_FULL"):
-        pytest.skip(f"{path.stem} exports a model per drawn config (minutes of CPU): set BERT_ONNX_FULL=1")
+        pytest.skip(f"{path.stem} exports heavy models (minutes of CPU with the rest): set BERT_ONNX_FULL=1")
     report = pytester.path / "onnx.json"
     result = pytester.runpytest_subprocess(
         str(path), "--bert-impl", "onnx", "--bert-expectations", str(EXPECTATIONS), "--bert-report", str(report),

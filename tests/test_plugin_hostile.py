@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import stat
 import subprocess
 import sys
@@ -444,3 +445,26 @@ def test_the_declared_tiers_criteria_cannot_be_excused(pytester):
     assert result.ret == USAGE
     result.stderr.fnmatch_lines(["*'tiers.float16.[*]' matches tiers.float16.token_cosine_min, a criterion of the "
                                  "accuracy tier the port declares: it cannot be excused*"])
+
+
+def test_a_nested_in_process_run_never_ends_the_outer_process(pytester):
+    """pytester's in-process runs (this project's own tests) nest a session in this process: its watchdog is
+    off, so a port defeating SIGALRM delays the inner run instead of killing the outer one."""
+    pytester.makepyfile(alarm_port="""
+        import signal, time
+        from bert_conformance.adapters.reference import ReferenceImplementation
+
+        class Port(ReferenceImplementation):
+            def load_model(self, *args, **kwargs):
+                signal.signal(signal.SIGALRM, signal.SIG_IGN)
+                time.sleep(2.5)
+                return super().load_model(*args, **kwargs)
+        """)
+    pytester.syspathinsert()
+    previous = signal.getsignal(signal.SIGALRM)
+    try:
+        result = pytester.runpytest(CORE, "-k", "core.load_model", "--bert-impl", "alarm_port:Port",
+                                    "--bert-timeout", "0.5", "-p", "no:cacheprovider")
+    finally:
+        signal.signal(signal.SIGALRM, previous)
+    assert result.ret == pytest.ExitCode.OK  # still here: 2.5 s > 0.5 s + the 1 s grace
