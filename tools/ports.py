@@ -53,6 +53,9 @@ PORTS = {
 DOES_NOT_CONFORM = {
     "keras-hub": "BertBackbone computes hidden_act 'gelu' with the tanh approximation: core.forward.* fail",
 }
+# run options a port needs: eager JAX compiles every new input shape, and the first tier clause measures the whole
+# 300-entry corpus (about 40 shapes) in one call, past the default 120 s clause timeout on 2 busy cores
+PORT_ARGS = {"flax": ("--bert-timeout", "900")}
 # ports that need transformers 4.x run in their own tox envs (tox -e port-flax, port-tensorflow); `run`
 # without names runs the others (tox -e ports)
 OWN_ENV = ("tensorflow", "flax")
@@ -73,6 +76,7 @@ def run_port(name: str, workers: str) -> dict[str, Any]:
         expectations = EXPECTATIONS / f"{name}.txt"
         if expectations.is_file():
             args += ["--bert-expectations", str(expectations.relative_to(ROOT)), "--bert-strict"]
+        args += list(PORT_ARGS.get(name, ()))
         if workers != "0":
             args += ["-n", workers]
         report = Path(folder) / "report.json"
