@@ -468,3 +468,21 @@ def test_a_nested_in_process_run_never_ends_the_outer_process(pytester):
     finally:
         signal.signal(signal.SIGALRM, previous)
     assert result.ret == pytest.ExitCode.OK  # still here: 2.5 s > 0.5 s + the 1 s grace
+
+
+@pytest.mark.timeout(150)
+def test_diagnosing_a_port_that_hangs_is_ended_within_its_budget(hostile, tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(tmp_path), "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "bert_conformance.cli", "diagnose", "--bert-impl", "hostile_ports:IgnoresAlarm",
+               "--budget", "1"]
+    done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == EXIT_INCOMPLETE
+    assert "the diagnosis of 'hostile_ports:IgnoresAlarm' did not return before the hard deadline" in done.stderr
+
+
+@pytest.mark.parametrize("budget", ["0", "-1", "nan", "1e9"])
+def test_an_unusable_diagnosis_budget_is_refused(capsys, budget):
+    from bert_conformance.cli import main
+
+    assert main(["diagnose", "--bert-impl", "reference", f"--budget={budget}"]) == 2
+    assert "diagnose: --budget must be between 0 and 3600 seconds" in capsys.readouterr().err

@@ -3,7 +3,8 @@
 Registered in ``bert_conformance.cli.COMMANDS["diagnose"] = add_diagnose_command``. Prints the finding (or
 "no deviation found") and the failing probes; ``--json PATH`` writes :meth:`Diagnosis.to_dict`. Exit status:
 0 when a diagnosis was made, whatever it found (diagnosis is evidence, not a verdict: the suite's clauses
-decide pass or fail), 2 when the port cannot be loaded.
+decide pass or fail), 2 when the port cannot be loaded or the budget is unusable, 6 when the port hung past the
+budget (ended by the watchdog).
 """
 
 from __future__ import annotations
@@ -27,18 +28,29 @@ def add_diagnose_command(commands: argparse._SubParsersAction) -> None:
 
 
 def run_diagnose(args: argparse.Namespace) -> int:
-    from bert_conformance.adapter import ImplementationError
+    """Load the port, diagnose it within the budget; a port that hangs past it is ended by the watchdog (exit 6:
+    the budget is the diagnosis's own, but only the watchdog holds it against a port that never returns)."""
+    from bert_conformance.adapter import ImplementationError, load_implementation
     from bert_conformance.diagnosis import diagnose
+    from bert_conformance.report import write_atomic
+    from bert_conformance.session import IMPORT_DEADLINE_FLOOR
+    from bert_conformance.watchdog import Watchdog, grace
 
+    if not 0 < args.budget <= 3600:  # nan fails the comparison too
+        print(f"diagnose: --budget must be between 0 and 3600 seconds, got {args.budget:g}", file=sys.stderr)
+        return 2
+    watchdog = Watchdog(lambda what: None)
     try:
-        diagnosis = diagnose(args.bert_impl, budget_s=args.budget, corpus=not args.no_corpus)
+        with watchdog.deadline(max(args.budget, IMPORT_DEADLINE_FLOOR), f"importing implementation {args.bert_impl!r}"):
+            port = load_implementation(args.bert_impl, bounded=lambda what: watchdog.deadline(args.budget, what))
     except ImplementationError as error:
         print(f"diagnose: {error}", file=sys.stderr)
         return 2
+    with watchdog.deadline(args.budget + grace(args.budget), f"the diagnosis of {args.bert_impl!r}"):
+        diagnosis = diagnose(port, budget_s=args.budget, corpus=not args.no_corpus)
     print(render(diagnosis.to_dict()))
     if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(diagnosis.to_dict(), indent=2) + "\n")
+        write_atomic(args.json, json.dumps(diagnosis.to_dict(), indent=2) + "\n")
     return 0
 
 
