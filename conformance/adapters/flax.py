@@ -31,7 +31,6 @@ Declared, and why:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from types import SimpleNamespace
@@ -50,6 +49,8 @@ import transformers  # noqa: E402
 from flax.traverse_util import flatten_dict  # noqa: E402
 from transformers.modeling_flax_pytorch_utils import convert_pytorch_state_dict_to_flax  # noqa: E402
 from transformers.modeling_flax_utils import ACT2FN  # noqa: E402
+
+from bert_conformance.adapters._cache import state_dict_digest  # noqa: E402
 
 HEADS = {
     "BertModel": "FlaxBertModel", "BertForPreTraining": "FlaxBertForPreTraining",
@@ -84,7 +85,7 @@ class FlaxImplementation:
         if head not in HEADS or dtype not in DTYPES or (device, attention) != ("cpu", "eager"):
             raise ValueError(f"flax port: {head} / {dtype} / {device} / {attention} not supported")
         cfg = transformers.BertConfig(**config)  # HF 4.57.6's own config handling
-        key = (head, json.dumps(cfg.to_dict(), sort_keys=True, default=str), dtype, _digest(state_dict))
+        key = (head, json.dumps(cfg.to_dict(), sort_keys=True, default=str), dtype, state_dict_digest(state_dict))
         if key not in _MODELS:
             _MODELS.clear()  # one model alive: the suite's models are many and short-lived
             model = getattr(transformers, HEADS[head])(cfg, dtype=DTYPES[dtype], _do_init=False)
@@ -94,14 +95,6 @@ class FlaxImplementation:
 
 _MODELS: dict[tuple[str, str, str, str], FlaxModel] = {}
 
-
-def _digest(state_dict: dict[str, np.ndarray]) -> str:
-    sha = hashlib.sha1()
-    for name in sorted(state_dict):
-        value = np.ascontiguousarray(state_dict[name])
-        sha.update(f"{name}{value.shape}{value.dtype}".encode())
-        sha.update(value.data)
-    return sha.hexdigest()
 
 
 def _convert(model: Any, state_dict: dict[str, np.ndarray], dtype: str) -> dict[str, Any]:

@@ -22,7 +22,6 @@ What it declares, and why (keras-hub 0.32, keras 3.15):
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from typing import Any
@@ -35,6 +34,7 @@ import keras_hub  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from bert_conformance.adapters._cache import state_dict_digest  # noqa: E402
 from bert_reference import BertConfig  # noqa: E402  (HF v5 defaults and config validation)
 
 HEADS = ("BertModel", "BertForSequenceClassification")
@@ -68,7 +68,7 @@ class KerasHubImplementation:
         cfg = BertConfig.from_dict(config)
         _check_expressible(cfg)
         state_dict = _hf_keys(head, state_dict)
-        key = (head, json.dumps(cfg.to_dict(), sort_keys=True, default=str), dtype, _digest(state_dict))
+        key = (head, json.dumps(cfg.to_dict(), sort_keys=True, default=str), dtype, state_dict_digest(state_dict))
         if key not in _MODELS:
             _MODELS.clear()  # one model alive in the cache: the suite's models are many and short-lived
             _MODELS[key] = KerasModel(_build(head, cfg, state_dict, dtype), cfg, dtype)
@@ -102,14 +102,6 @@ def _hf_keys(head: str, state_dict: dict[str, np.ndarray]) -> dict[str, np.ndarr
         return {("bert." + k if k.startswith(BASE_KEYS) else k): v for k, v in renamed.items()}
     return renamed
 
-
-def _digest(state_dict: dict[str, np.ndarray]) -> str:
-    sha = hashlib.sha1()
-    for name in sorted(state_dict):
-        value = np.ascontiguousarray(state_dict[name])
-        sha.update(f"{name}{value.shape}{value.dtype}".encode())
-        sha.update(value.data)
-    return sha.hexdigest()
 
 
 def _build(head: str, cfg: BertConfig, state_dict: dict[str, np.ndarray], dtype: str) -> keras.Model:

@@ -32,7 +32,6 @@ What it declares, and why (everything else is claimed, and checked):
 
 from __future__ import annotations
 
-import hashlib
 import os
 from typing import Any
 
@@ -48,6 +47,8 @@ from transformers.modeling_tf_pytorch_utils import (  # noqa: E402
     convert_tf_weight_name_to_pt_weight_name,
     load_pytorch_state_dict_in_tf2_model,
 )
+
+from bert_conformance.adapters._cache import state_dict_digest  # noqa: E402
 
 NAME = "tensorflow"
 HEADS = ("BertModel", "BertForPreTraining", "BertLMHeadModel", "BertForMaskedLM",
@@ -86,7 +87,7 @@ class TensorFlowImplementation:
         if head in TIED_HEADS and not cfg.tie_word_embeddings:
             raise ValueError(f"{NAME}: TF's masked-LM decoder is the input embedding matrix (no untied)")
         weights = _normalise(head, state_dict)
-        key = (head, cfg.to_json_string(), dtype, _digest(weights))
+        key = (head, cfg.to_json_string(), dtype, state_dict_digest(weights))
         if key not in _MODELS:
             _MODELS.clear()  # one model alive in the cache: the suite's models are many and short-lived
             _MODELS[key] = TFModel(_build(head, cfg, weights, dtype), head, dtype)
@@ -112,13 +113,6 @@ def _legacy_name(key: str) -> str:
             return key[: -len(old)] + new
     return key
 
-
-def _digest(weights: dict[str, np.ndarray]) -> str:
-    sha = hashlib.sha1()
-    for name in sorted(weights):
-        value = np.ascontiguousarray(weights[name])
-        sha.update(f"{name}{value.shape}{value.dtype}".encode() + value.tobytes())
-    return sha.hexdigest()
 
 
 def _build(head: str, cfg: transformers.BertConfig, weights: dict[str, np.ndarray], dtype: str) -> Any:
