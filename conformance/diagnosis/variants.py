@@ -24,6 +24,7 @@ import torch.nn.functional as F
 
 from bert_conformance.mutants._base import Mutant, anchor, instances, set_attribute, wrap_method
 from bert_conformance.mutants.attention import softmax_over
+from bert_conformance.mutants.embeddings import TokenTypesIgnored
 from bert_reference import heads as ref_heads
 from bert_reference import model as ref_model
 
@@ -225,12 +226,7 @@ def _without_token_types(embeddings: Any) -> Any:
 class TokenTypeAlwaysZero(Variant):
     name, component = "token_type_always_zero", "embeddings.token_type"
     description = "token_type_ids are not read: every token gets the type-0 embedding"
-
-    def mutate(self, module: Any, config: dict) -> None:
-        for embeddings in instances(module, anchor(ref_model, "BertEmbeddings")):
-            wrap_method(embeddings, "forward", lambda original: (
-                lambda input_ids, token_type_ids, position_ids, inputs_embeds, past_length=0: original(
-                    input_ids, None, position_ids, inputs_embeds, past_length)), params=EMBEDDINGS_FORWARD)
+    mutate = TokenTypesIgnored.mutate  # the same bug as the corpus port: one implementation
 
 
 class EmbeddingsLayerNormMissing(Variant):
