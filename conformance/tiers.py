@@ -197,8 +197,8 @@ class Checkpoint:
 
 @functools.cache
 def checkpoint() -> Checkpoint:
-    """The real checkpoint (raises golden_minilm.GoldenUnavailable without the ``minilm`` extra)."""
-    from bert_conformance.golden_minilm import load_weights, minilm_config
+    """The real checkpoint (raises minilm.GoldenUnavailable without the ``minilm`` extra)."""
+    from bert_conformance.golden.minilm import load_weights, minilm_config
 
     weights = {name: value.astype(np.float32) for name, value in load_weights().items()}
     for array in weights.values():
@@ -211,7 +211,7 @@ def corpus() -> Corpus:
     """spec/tiers_corpus.yaml through the checkpoint's WordPiece vocabulary, in the spec's batches."""
     from tokenizers import BertWordPieceTokenizer
 
-    from bert_conformance.golden_minilm import model_dir
+    from bert_conformance.golden.minilm import model_dir
     from bert_conformance.spec import load_spec
 
     data = load_spec().documents["tiers_corpus"]

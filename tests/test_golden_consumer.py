@@ -9,7 +9,7 @@ import pytest
 import bert_conformance.clauses.test_golden as golden_clause
 from bert_conformance.adapter import load_implementation
 from bert_conformance.golden import default_dir, load_case
-from bert_conformance.golden_masks import specified_mask
+from bert_conformance.golden.masks import specified_mask
 
 pytest_plugins = ["pytester"]
 

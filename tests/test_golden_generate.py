@@ -10,11 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bert_conformance import golden_generate, golden_minilm
-from bert_conformance.golden import default_dir, golden_main, verify
-from bert_conformance.golden_generate import GoldenError, cross_check, regenerate
-from bert_conformance.golden_io import decode_case, encode_case, read_manifest, sha256_file, staging_dirs
-from bert_conformance.golden_weights import HEADS
+from bert_conformance.golden import default_dir, generate, golden_main, minilm, verify
+from bert_conformance.golden.files import decode_case, encode_case, read_manifest, sha256_file, staging_dirs
+from bert_conformance.golden.generate import GoldenError, cross_check, regenerate
+from bert_conformance.golden.weights import HEADS
 
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning")
 FEW = ["model.tiny", "lm_head.cache_steps", "sequence_classification.single_label"]  # plain, steps, gradients
@@ -52,20 +51,20 @@ def test_regeneration_reproduces_the_committed_files(generated):
     round-off: what ``regenerate --check`` calls equivalent (docs/golden.md, "Reproducibility")."""
     committed = default_dir()
     _, meta = decode_case(committed / "model.tiny.safetensors")
-    if meta["libraries"] != golden_generate.library_versions():
+    if meta["libraries"] != generate.library_versions():
         pytest.skip(f"fixtures were made with {meta['libraries']}; bytes depend on library versions")
     for case in FEW:
         name = f"{case}.safetensors"
         same = (generated / name).read_bytes() == (committed / name).read_bytes()
-        assert same or golden_generate.equivalent_case(committed / name, (generated / name).read_bytes()), name
+        assert same or generate.equivalent_case(committed / name, (generated / name).read_bytes()), name
 
 
 def test_interrupted_regeneration_leaves_the_folder_untouched_and_no_staging(generated, tmp_path, monkeypatch):
     """Writes go to a staging copy beside the folder: an interrupt before the swap changes nothing in it."""
     root = _copy(generated, tmp_path)
     before = {p.name: p.read_bytes() for p in root.iterdir()}
-    monkeypatch.setattr(golden_generate, "GENERATOR_VERSION", "next")  # every file changes
-    real, writes = golden_generate.atomic_write_bytes, []
+    monkeypatch.setattr(generate, "GENERATOR_VERSION", "next")  # every file changes
+    real, writes = generate.atomic_write_bytes, []
 
     def write_then_die(path, data):
         if writes:
@@ -73,7 +72,7 @@ def test_interrupted_regeneration_leaves_the_folder_untouched_and_no_staging(gen
         writes.append(path)
         real(path, data)
 
-    monkeypatch.setattr(golden_generate, "atomic_write_bytes", write_then_die)
+    monkeypatch.setattr(generate, "atomic_write_bytes", write_then_die)
     with pytest.raises(KeyboardInterrupt):
         regenerate(root, log=_quiet, case_ids=FEW)
     assert writes[0].parent == staging_dirs(root)[0]  # the one finished write went to the staging copy
@@ -84,14 +83,14 @@ def test_interrupted_regeneration_leaves_the_folder_untouched_and_no_staging(gen
 
 def test_cross_check_refuses_a_case_transformers_disagrees_on(tmp_path, monkeypatch):
     pytest.importorskip("transformers")
-    real = golden_generate.hf_expected
+    real = generate.hf_expected
 
     def off_by_1e9(spec, weights):
         out = real(spec, weights)
         out["expected.last_hidden_state"] = out["expected.last_hidden_state"] + 1e-9
         return out
 
-    monkeypatch.setattr(golden_generate, "hf_expected", off_by_1e9)
+    monkeypatch.setattr(generate, "hf_expected", off_by_1e9)
     lines = []
     result = regenerate(tmp_path, log=lines.append, case_ids=["model.tiny"])
     assert result.refused == ["model.tiny.safetensors"] and not (tmp_path / "model.tiny.safetensors").exists()
@@ -158,9 +157,9 @@ def test_missing_optional_package_skips_and_keeps_the_old_entry(generated, tmp_p
     (root / "MANIFEST.json").write_text(json.dumps(manifest))
 
     def absent():
-        raise golden_minilm.GoldenUnavailable(golden_minilm.UNAVAILABLE)
+        raise minilm.GoldenUnavailable(minilm.UNAVAILABLE)
 
-    monkeypatch.setattr(golden_minilm, "model_dir", absent)
+    monkeypatch.setattr(minilm, "model_dir", absent)
     result = regenerate(root, log=_quiet, case_ids=[*FEW, "model.minilm"])
     assert result.skipped == [name] and result.manifest_changed
     assert read_manifest(root)["files"][name] == manifest["files"][name]
@@ -169,23 +168,23 @@ def test_missing_optional_package_skips_and_keeps_the_old_entry(generated, tmp_p
 
 
 def test_cli_regenerate_check_exit_codes(generated, tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(golden_generate, "all_case_ids", lambda: list(FEW))
+    monkeypatch.setattr(generate, "all_case_ids", lambda: list(FEW))
     root = _copy(generated, tmp_path)
-    assert golden_main(["regenerate", "--dir", str(root), "--check"]) == 0
+    assert golden_main(["regenerate", "--dir", str(root), "--check", "--only", "model"]) == 0
     (root / "model.tiny.safetensors").unlink()
-    assert golden_main(["regenerate", "--dir", str(root), "--check"]) == 1
+    assert golden_main(["regenerate", "--dir", str(root), "--check", "--only", "model"]) == 1
     assert "stale" in capsys.readouterr().err
     assert not (root / "model.tiny.safetensors").exists()  # --check wrote nothing
-    assert golden_main(["regenerate", "--dir", str(root)]) == 0
+    assert golden_main(["regenerate", "--dir", str(root), "--only", "model"]) == 0
     assert verify(root) == []
 
 
 def test_weights_do_not_depend_on_torch_rng():
     import torch
 
-    from bert_conformance.golden_weights import random_weights
+    from bert_conformance.golden.weights import random_weights
 
-    cfg = golden_generate.build("model.tiny").config
+    cfg = generate.build("model.tiny").config
     torch.manual_seed(0)
     a = random_weights("BertForMaskedLM", cfg, 7)
     torch.manual_seed(1)
@@ -197,12 +196,12 @@ def test_weights_do_not_depend_on_torch_rng():
 @pytest.mark.parametrize("head", HEADS)
 @pytest.mark.parametrize("variant", [{}, {"tie_word_embeddings": False}, {"is_decoder": True, "add_cross_attention": True}])
 def test_head_shapes_equal_the_transformers_saved_state_dict(head, variant):
-    """The hand-written key list (golden_weights) against transformers' own, saved form (tied targets dropped)."""
+    """The hand-written key list (weights.py) against transformers' own, saved form (tied targets dropped)."""
     transformers = pytest.importorskip("transformers")
-    from bert_conformance.golden_hf import TIED_TARGETS
-    from bert_conformance.golden_weights import head_shapes
+    from bert_conformance.golden.hf import TIED_TARGETS
+    from bert_conformance.golden.weights import head_shapes
 
-    cfg = {**golden_generate.build("model.tiny").config, **variant}
+    cfg = {**generate.build("model.tiny").config, **variant}
     model = getattr(transformers, head)(transformers.BertConfig(**cfg))
     theirs = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     if cfg["tie_word_embeddings"]:

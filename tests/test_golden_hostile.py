@@ -22,10 +22,8 @@ import numpy as np
 import pytest
 from safetensors.numpy import save
 
-from bert_conformance import golden_io
-from bert_conformance.golden import golden_main, iter_cases, verify
-from bert_conformance.golden_generate import PAUSE_ENV, regenerate
-from bert_conformance.golden_io import (
+from bert_conformance.golden import files, golden_main, iter_cases, verify
+from bert_conformance.golden.files import (
     GoldenError,
     decode_case,
     encode_case,
@@ -35,6 +33,7 @@ from bert_conformance.golden_io import (
     staging_dirs,
     swap_in,
 )
+from bert_conformance.golden.generate import PAUSE_ENV, regenerate
 
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning")
 
@@ -388,12 +387,12 @@ def test_the_golden_oracle_refuses_a_tampered_set(root):
 
 
 def test_regenerate_cannot_stage_is_one_line_and_rc_1(root, monkeypatch, capsys):
-    from bert_conformance import golden_generate
+    from bert_conformance.golden import generate
 
     def no_room(src, dst, symlinks):
         raise OSError(28, "No space left on device", str(dst))
 
-    monkeypatch.setattr(golden_generate.shutil, "copytree", no_room)
+    monkeypatch.setattr(generate.shutil, "copytree", no_room)
     assert golden_main(["regenerate", "--dir", str(root), "--case", "model.tiny"]) == 1
     assert capsys.readouterr().err.splitlines() == [
         f"golden regenerate: [Errno 28] No space left on device: '{staging_dirs(root)[0]}'"
@@ -402,7 +401,7 @@ def test_regenerate_cannot_stage_is_one_line_and_rc_1(root, monkeypatch, capsys)
 
 
 def test_a_malformed_manifest_is_one_line_and_rc_1_in_a_real_process(root):
-    _write_manifest(root, {"format": golden_io.FORMAT, "files": {TINY: {"case_id": "model.tiny"}}})
+    _write_manifest(root, {"format": files.FORMAT, "files": {TINY: {"case_id": "model.tiny"}}})
     run = subprocess.run(
         [sys.executable, "-m", "bert_conformance.golden", "verify", "--dir", str(root)],
         capture_output=True,
@@ -449,7 +448,7 @@ def test_fallback_swap_interrupted_between_its_renames_is_undone(root, monkeypat
     """Without renameat2: root -> previous, staging -> root. Killed between the two, there is no root; the
     next run (or the interrupted one's cleanup) moves the complete old set back."""
     staging, old, _new = _two_sets(root)
-    monkeypatch.setattr(golden_io, "exchange_dirs", lambda a, b: False)
+    monkeypatch.setattr(files, "exchange_dirs", lambda a, b: False)
     real, calls = os.rename, []
 
     def second_rename_dies(src, dst):
@@ -458,10 +457,10 @@ def test_fallback_swap_interrupted_between_its_renames_is_undone(root, monkeypat
             raise KeyboardInterrupt
         real(src, dst)
 
-    monkeypatch.setattr(golden_io.os, "rename", second_rename_dies)
+    monkeypatch.setattr(files.os, "rename", second_rename_dies)
     with pytest.raises(KeyboardInterrupt):
         swap_in(staging, root)
-    monkeypatch.setattr(golden_io.os, "rename", real)
+    monkeypatch.setattr(files.os, "rename", real)
     assert not root.exists()
     assert verify(root) == [
         f"{root}: missing; a swap was interrupted and {staging_dirs(root)[1]} holds the complete "
@@ -476,7 +475,7 @@ def test_fallback_swap_interrupted_between_its_renames_is_undone(root, monkeypat
 
 def test_fallback_swap_completes(root, monkeypatch):
     staging, _old, new = _two_sets(root)
-    monkeypatch.setattr(golden_io, "exchange_dirs", lambda a, b: False)
+    monkeypatch.setattr(files, "exchange_dirs", lambda a, b: False)
     swap_in(staging, root)
     assert _snapshot(root) == new and _beside(root) == [".g.previous", "g"]
     recover_staging(root)
@@ -596,7 +595,7 @@ def test_the_next_regenerate_puts_back_a_set_a_fallback_swap_left_in_previous(se
 
 
 def test_a_case_id_breaking_the_naming_rule_cannot_be_registered():
-    from bert_conformance.golden_cases import case
+    from bert_conformance.golden.cases import case
 
     with pytest.raises(ValueError, match=r"golden case '\.\./x': not lowercase words joined by dots"):
         case("../x", seed=10**9)(lambda rng: None)
@@ -605,23 +604,23 @@ def test_a_case_id_breaking_the_naming_rule_cannot_be_registered():
 def test_regenerate_refuses_an_unknown_case_id(root, capsys):
     assert golden_main(["regenerate", "--dir", str(root), "--case", "../model.tiny"]) == 1
     assert capsys.readouterr().err.splitlines() == [
-        "golden regenerate: unknown case id(s) ['../model.tiny'] (see golden_generate.all_case_ids())"
+        "golden regenerate: unknown case id(s) ['../model.tiny'] (see bert_conformance.golden.generate.all_case_ids())"
     ]
     assert _beside(root) == ["g"]
 
 
 def test_regenerate_swaps_in_nothing_that_does_not_verify(sets, tmp_path, monkeypatch):
-    from bert_conformance import golden_generate
+    from bert_conformance.golden import generate
 
     old_dir, old, _new = sets
     root = tmp_path / "g"
     shutil.copytree(old_dir, root)
-    real = golden_generate.atomic_write_bytes
+    real = generate.atomic_write_bytes
 
     def corrupt_cases(path: Path, data: bytes) -> None:
         real(path, data if path.name == "MANIFEST.json" else data[:-1] + b" ")
 
-    monkeypatch.setattr(golden_generate, "atomic_write_bytes", corrupt_cases)
+    monkeypatch.setattr(generate, "atomic_write_bytes", corrupt_cases)
     with pytest.raises(
         GoldenError, match="the regenerated set does not verify, nothing swapped in: .*sha256 mismatch"
     ):

@@ -10,8 +10,8 @@ import sys
 import numpy as np
 import pytest
 
-from bert_conformance import golden_io
-from bert_conformance.golden_io import (
+from bert_conformance.golden import files
+from bert_conformance.golden.files import (
     GoldenError,
     atomic_write_bytes,
     decode_case,
@@ -19,7 +19,7 @@ from bert_conformance.golden_io import (
     flatten_outputs,
 )
 
-META = {"format": golden_io.FORMAT, "format_version": golden_io.FORMAT_VERSION, "case_id": "x", "b": [1, 2], "a": 1}
+META = {"format": files.FORMAT, "format_version": files.FORMAT_VERSION, "case_id": "x", "b": [1, 2], "a": 1}
 
 
 def test_round_trip_keeps_dtypes_shapes_scalars_and_nan(tmp_path):
@@ -41,7 +41,7 @@ def test_round_trip_keeps_dtypes_shapes_scalars_and_nan(tmp_path):
 
 ENCODE = """
 import numpy as np, sys
-from bert_conformance.golden_io import encode_case, FORMAT, FORMAT_VERSION
+from bert_conformance.golden.files import encode_case, FORMAT, FORMAT_VERSION
 meta = {"format": FORMAT, "format_version": FORMAT_VERSION, **{f"k{i}": i for i in range(30)}}
 sys.stdout.write(encode_case({"expected.x": np.ones(3), "input.y": np.zeros(2, dtype=np.int64)}, meta).hex())
 """
@@ -60,8 +60,8 @@ def test_bytes_are_identical_across_processes():
 def test_metadata_is_one_canonical_json_key():
     data = encode_case({"expected.x": np.ones(1)}, META)
     header = json.loads(data[8 : 8 + int.from_bytes(data[:8], "little")])
-    assert list(header["__metadata__"]) == [golden_io.METADATA_KEY]
-    assert header["__metadata__"][golden_io.METADATA_KEY] == json.dumps(META, sort_keys=True, separators=(",", ":"))
+    assert list(header["__metadata__"]) == [files.METADATA_KEY]
+    assert header["__metadata__"][files.METADATA_KEY] == json.dumps(META, sort_keys=True, separators=(",", ":"))
 
 
 @pytest.mark.parametrize(
@@ -107,7 +107,7 @@ def test_atomic_write_leaves_the_old_file_when_interrupted(tmp_path, monkeypatch
     def interrupted(src, dst):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(golden_io.os, "replace", interrupted)
+    monkeypatch.setattr(files.os, "replace", interrupted)
     with pytest.raises(KeyboardInterrupt):
         atomic_write_bytes(path, b"new contents")
     assert path.read_bytes() == b"old"
@@ -126,19 +126,19 @@ def test_case_files_skip_the_tokenizer_folder_manifest_and_package_files(tmp_pat
     for rel in ("a.safetensors", "MANIFEST.json", "__init__.py", "tokenizer/t.json", "sub/b.bin", ".hidden"):
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_bytes(b"")
-    found = [p.relative_to(tmp_path).as_posix() for p in golden_io.case_files(tmp_path)]
+    found = [p.relative_to(tmp_path).as_posix() for p in files.case_files(tmp_path)]
     assert found == [".hidden", "a.safetensors", "sub/b.bin"]  # hidden files too: a stray .tmp is reported
 
 
 def test_read_manifest_errors_name_the_file(tmp_path):
     with pytest.raises(GoldenError, match="MANIFEST.json: missing"):
-        golden_io.read_manifest(tmp_path)
+        files.read_manifest(tmp_path)
     (tmp_path / "MANIFEST.json").write_text("{not json")
     with pytest.raises(GoldenError, match="MANIFEST.json: unreadable"):
-        golden_io.read_manifest(tmp_path)
+        files.read_manifest(tmp_path)
     (tmp_path / "MANIFEST.json").write_text('{"files": {}}')
     with pytest.raises(GoldenError, match="not a golden manifest"):
-        golden_io.read_manifest(tmp_path)
+        files.read_manifest(tmp_path)
 
 
 class _Layer:

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bert_conformance.shapes import (
+from bert_conformance.spec.shapes import (
     MAX_DIM,
     MAX_EXPR_CHARS,
     MAX_EXPR_DEPTH,

@@ -16,7 +16,7 @@ import yaml
 from bert_conformance import __version__
 from bert_conformance.cli import main
 from bert_conformance.spec import load_document, load_spec, spec_dir, validate_path
-from bert_conformance.spec_types import CORE_TYPES
+from bert_conformance.spec.types import CORE_TYPES
 
 SPEC_FILES = sorted(spec_dir().glob("*.yaml"))
 CORE = sorted(CORE_TYPES)

@@ -19,8 +19,9 @@ import pytest
 from test_spec_broken import CORE, Case, cli_error_lines, copied, core_folder, edit, setitem, text, write
 
 from bert_conformance.errors import SpecError
-from bert_conformance.shapes import ShapeError
-from bert_conformance.spec import MAX_FILE_BYTES, MAX_YAML_NODES, load_spec, spec_dir, validate_path
+from bert_conformance.spec import load_spec, spec_dir, validate_path
+from bert_conformance.spec.loader import MAX_FILE_BYTES, MAX_YAML_NODES
+from bert_conformance.spec.shapes import ShapeError
 
 # Every test here must finish in well under a second; a regression that hangs fails instead.
 pytestmark = pytest.mark.timeout(10)

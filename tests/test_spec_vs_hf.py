@@ -21,9 +21,9 @@ safetensors_torch = pytest.importorskip("safetensors.torch", reason="safetensors
 
 from transformers.models.bert import modeling_bert  # noqa: E402
 
-from bert_conformance.shapes import evaluate  # noqa: E402
 from bert_conformance.spec import load_spec  # noqa: E402
-from bert_conformance.spec_node import thaw  # noqa: E402
+from bert_conformance.spec.node import thaw  # noqa: E402
+from bert_conformance.spec.shapes import evaluate  # noqa: E402
 
 transformers.logging.set_verbosity_error()
 

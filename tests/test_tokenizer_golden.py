@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import bisect
-import importlib.util
 import json
 import os
 import unicodedata
@@ -12,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from bert_conformance.golden import tokenizer as gen
 from bert_reference.tokenizer import BertTokenizer
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -20,14 +20,6 @@ GOLDEN = ROOT / "golden" / "tokenizer"
 SPEC = yaml.safe_load((ROOT / "spec" / "tokenizer.yaml").read_text(encoding="utf-8"))
 
 
-def _load_generator():
-    spec = importlib.util.spec_from_file_location("tokenizer_golden_generate", GOLDEN / "generate.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-gen = _load_generator()
 SMALL = json.loads((GOLDEN / "small.json").read_text(encoding="utf-8"))
 MINILM = json.loads((GOLDEN / "minilm.json").read_text(encoding="utf-8"))
 CHAR_CLASSES = json.loads((GOLDEN / "char_classes.json").read_text(encoding="utf-8"))
@@ -177,8 +169,7 @@ def test_generator_refuses_to_write_when_the_reference_disagrees(tmp_path, monke
             return out
 
     monkeypatch.setattr(gen, "reference_tokenizer", Skewed)
-    monkeypatch.setattr(gen, "HERE", tmp_path)
-    assert gen.main(["--only", "small"]) == 1
+    assert gen.regenerate_tokenizer(tmp_path, which="small") == 1
     assert list(tmp_path.iterdir()) == []  # nothing written
 
 
@@ -197,3 +188,22 @@ def test_write_atomic_leaves_no_partial_file(tmp_path, monkeypatch):
     monkeypatch.undo()
     gen.write_atomic(target, "new\n")
     assert target.read_text(encoding="utf-8") == "new\n" and oct(target.stat().st_mode & 0o777) == "0o644"
+
+
+def test_golden_regenerate_covers_the_tokenizer_goldens(tmp_path, monkeypatch, capsys):
+    """`bert-conformance golden regenerate` is the one command for every fixture: with --check it reports a stale
+    tokenizer golden (rc 1, naming the file) and writes nothing; without, it rewrites it."""
+    from bert_conformance.golden import golden_main
+
+    fresh = {"vocab.txt": "[PAD]\n", "small.json": "{}\n"}
+    monkeypatch.setattr(gen, "build", lambda which: (dict(fresh), []))
+    folder = tmp_path / "tokenizer"
+    folder.mkdir()
+    (folder / "vocab.txt").write_text("[PAD]\n", encoding="utf-8")
+    (folder / "small.json").write_text('{"stale": 1}\n', encoding="utf-8")
+    assert golden_main(["regenerate", "--dir", str(tmp_path), "--only", "tokenizer", "--check"]) == 1
+    assert f"{folder / 'small.json'}: differs from a fresh generation" in capsys.readouterr().err
+    assert (folder / "small.json").read_text(encoding="utf-8") == '{"stale": 1}\n'
+    assert golden_main(["regenerate", "--dir", str(tmp_path), "--only", "tokenizer"]) == 0
+    assert (folder / "small.json").read_text(encoding="utf-8") == "{}\n"
+    assert golden_main(["regenerate", "--dir", str(tmp_path), "--only", "tokenizer", "--check"]) == 0

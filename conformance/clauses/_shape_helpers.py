@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from bert_conformance.shapes import evaluate, evaluate_expr
 from bert_conformance.spec import load_spec
+from bert_conformance.spec.shapes import evaluate, evaluate_expr
 from bert_conformance.tolerance import assert_close, tolerance_for
 
 SPEC = load_spec()

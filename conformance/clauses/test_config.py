@@ -23,7 +23,7 @@ from bert_conformance.clauses import _heads_helpers as hh
 from bert_conformance.clauses._shape_helpers import SPEC, compare_all, label_args, spec_state_dict
 from bert_conformance.clauses.helpers import tiny_config
 from bert_conformance.plugin import clause_params
-from bert_conformance.spec_node import thaw
+from bert_conformance.spec.node import thaw
 
 TESTED: set[str] = set()
 SEQCLS, MLM = "BertForSequenceClassification", "BertForMaskedLM"

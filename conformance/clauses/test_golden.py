@@ -8,7 +8,7 @@ its numbers checked. Cases that record optional outputs add ``golden.<case id>.h
 ``gradients``). Decoder-step cases feed each step the
 cache the port returned for the step before (the cache itself is opaque in the adapter contract, so only
 the step outputs are compared). Entries the spec leaves open (padded query positions, fully masked rows,
-the pooled output of a padded first token) are not compared: see ``golden_masks``.
+the pooled output of a padded first token) are not compared: see ``bert_conformance.golden.masks``.
 
 The expected values come from the files, whatever ``--bert-oracle`` says; the files are sha256-checked
 against ``MANIFEST.json`` at collection, and a bad file is a collection error naming it.
@@ -23,7 +23,7 @@ import pytest
 
 from bert_conformance.clauses._label_helpers import loss_dtype
 from bert_conformance.golden import GoldenCase, iter_cases
-from bert_conformance.golden_masks import specified_mask
+from bert_conformance.golden.masks import specified_mask
 from bert_conformance.plugin import clause_params
 from bert_conformance.spec import load_spec
 from bert_conformance.tolerance import DTYPES, assert_close, tolerance_for

@@ -20,7 +20,7 @@ import pytest
 
 from bert_conformance import tiers
 from bert_conformance.adapter import Port
-from bert_conformance.golden_minilm import GoldenUnavailable
+from bert_conformance.golden.minilm import GoldenUnavailable
 from bert_conformance.oracle import Oracle
 from bert_conformance.plugin import clause_params
 

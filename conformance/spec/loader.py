@@ -43,10 +43,10 @@ except ImportError:  # pragma: no cover - Python 3.10
     import sre_parse as _sre_parse  # type: ignore[no-redef]
 
 from bert_conformance.errors import SpecError, raise_if_any
-from bert_conformance.spec_checks import check_document, iter_clauses
-from bert_conformance.spec_cross import check_cross
-from bert_conformance.spec_node import freeze, thaw
-from bert_conformance.spec_types import (
+from bert_conformance.spec.checks import check_document, iter_clauses
+from bert_conformance.spec.cross import check_cross
+from bert_conformance.spec.node import freeze, thaw
+from bert_conformance.spec.types import (
     CORE_TYPES,
     ConfigSpec,
     HeadsSpec,

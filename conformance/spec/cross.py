@@ -8,8 +8,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from bert_conformance.errors import SpecError
-from bert_conformance.shapes import ShapeError, evaluate_count, evaluate_expr
-from bert_conformance.spec_checks import Problems, check_expr, check_shape, guard, iter_clauses
+from bert_conformance.spec.checks import Problems, check_expr, check_shape, guard, iter_clauses
+from bert_conformance.spec.shapes import ShapeError, evaluate_count, evaluate_expr
 
 # Runtime dimensions (batch, seq, ...) take this value when shapes are evaluated on the defaults: BERT's
 # max_position_embeddings, as large as a real call's; a shape past the size bound there is absurd.

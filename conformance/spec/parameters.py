@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from bert_conformance.shapes import evaluate, evaluate_count, evaluate_expr
-from bert_conformance.spec_node import Clause, Node, Source, dataclass, key_field, optional
+from bert_conformance.spec.node import Clause, Node, Source, dataclass, key_field, optional
+from bert_conformance.spec.shapes import evaluate, evaluate_count, evaluate_expr
 
 # --- parameters.yaml ---------------------------------------------------------------------------------------
 

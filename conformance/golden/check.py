@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from .golden_io import CASE_ID_PATTERN, GoldenError
-from .golden_weights import HEADS, head_shapes
+from .files import CASE_ID_PATTERN, GoldenError
+from .weights import HEADS, head_shapes
 
 F64, I64 = np.dtype(np.float64), np.dtype(np.int64)
 INT_INPUTS = ("input_ids", "attention_mask", "token_type_ids", "position_ids", "encoder_attention_mask",
@@ -87,7 +87,7 @@ def _check_metadata(path: Path, meta: dict[str, Any]) -> None:
         if key not in GOLDEN_OPTIONS or not isinstance(value, bool):
             raise GoldenError(f"{path}: option {key}={value!r}: a golden case may pass only {GOLDEN_OPTIONS} "
                               "(true/false) to a port")
-    from .spec import load_spec  # lazy: the file checks above need no spec
+    from ..spec import load_spec  # lazy: the file checks above need no spec
 
     known = set(load_spec().clause_ids())
     unknown = [c for c in meta["clauses"] if not isinstance(c, str) or c not in known]
@@ -109,7 +109,7 @@ def _check_finite(path: Path, name: str, array: np.ndarray) -> None:
 def _check_output_names(path: Path, meta: dict[str, Any], expected: dict[str, np.ndarray], where: str) -> None:
     """Each expected name an output of the head (spec heads.yaml) under the golden naming; outputs the head
     always returns present; optional groups only when the case's options ask for them."""
-    from .spec import load_spec
+    from ..spec import load_spec
 
     outputs = {o.name: o.present.when for o in load_spec().heads.heads[meta["head"]].outputs}
     options = meta["options"]
@@ -144,7 +144,7 @@ def _known_name(name: str, n_steps: int) -> bool:
 
 
 def _check_weights(path: Path, meta: dict[str, Any], weights: dict[str, np.ndarray], prefix: str) -> None:
-    """Key set and shapes against the HF state dict the config implies (golden_weights.head_shapes)."""
+    """Key set and shapes against the HF state dict the config implies (weights.head_shapes)."""
     shapes = head_shapes(meta["head"], meta["config"])
     keys = set(shapes)
     for key in sorted(keys - set(weights)):

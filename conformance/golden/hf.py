@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from .golden_cases import CaseSpec
-from .golden_io import flatten_outputs
+from .cases import CaseSpec
+from .files import flatten_outputs
 
 # Keys HF ties to another parameter; a saved state dict leaves them out.
 TIED_TARGETS = ("cls.predictions.decoder.weight", "cls.predictions.decoder.bias")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .golden_cases import (
+from .cases import (
     I64,
     CaseSpec,
     case,
@@ -15,7 +15,7 @@ from .golden_cases import (
     token_types,
     two_layers,
 )
-from .golden_weights import float32_grid
+from .weights import float32_grid
 
 Rng = np.random.Generator
 

@@ -2,7 +2,7 @@
 
 Each function gets a seeded numpy Generator for its inputs and returns a :class:`CaseSpec`: what to build
 (head, config), what to feed it (inputs, forward options, decoder steps) and which spec clauses it serves.
-The weights are drawn from ``default_rng(seed)`` (golden_weights), the inputs from ``default_rng([seed, 1])``.
+The weights are drawn from ``default_rng(seed)`` (weights.py), the inputs from ``default_rng([seed, 1])``.
 Expected values are not here: the generator computes them with the reference oracle and cross-checks them
 with transformers.
 """
@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from .golden_io import CASE_ID_PATTERN
-from .golden_weights import float32_grid
+from .files import CASE_ID_PATTERN
+from .weights import float32_grid
 
 I64 = np.int64
 
@@ -34,7 +34,7 @@ class CaseSpec:
     # Decoder steps after the prefix in ``inputs``; each is fed with the cache of the step before.
     steps: tuple[dict[str, np.ndarray], ...] = ()
     gradients: bool = False
-    # Real checkpoint: weights come from an installed package, verified by sha256 (see golden_minilm).
+    # Real checkpoint: weights come from an installed package, verified by sha256 (see minilm.py).
     external: dict[str, Any] | None = None
     case_id: str = ""  # filled in by the registry
     seed: int = 0  # filled in by the registry

@@ -22,10 +22,10 @@ from typing import Any
 
 import numpy as np
 
-from . import golden_cases_heads, golden_minilm  # noqa: F401  (registers the cases)
-from .golden_cases import CASES, CaseSpec, build
-from .golden_hf import hf_expected, transformers_version
-from .golden_io import (
+from ..spec import load_spec
+from . import cases_heads, minilm  # noqa: F401  (registers the cases)
+from .cases import CASES, CaseSpec, build
+from .files import (
     FORMAT,
     FORMAT_VERSION,
     MANIFEST_NAME,
@@ -43,9 +43,9 @@ from .golden_io import (
     staging_dirs,
     swap_in,
 )
-from .golden_minilm import GoldenUnavailable, load_weights
-from .golden_weights import random_weights
-from .spec import load_spec
+from .hf import hf_expected, transformers_version
+from .minilm import GoldenUnavailable, load_weights
+from .weights import random_weights
 
 # Bump when a change here or in the case functions changes what a file holds.
 GENERATOR_VERSION = "1"
@@ -76,7 +76,7 @@ def library_versions() -> dict[str, str | None]:
 
 def spec_version() -> str:
     """The spec_version every spec file declares (through the spec loader, so an invalid spec stops here)."""
-    from .spec import load_spec
+    from ..spec import load_spec
 
     versions = {str(document["spec_version"]) for document in load_spec().documents.values()}
     if len(versions) != 1:
@@ -102,7 +102,7 @@ def one_thread():
 
 def reference_expected(spec: CaseSpec, weights: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Expected tensors from ``bert_conformance.oracle`` (the reference, float64, eager, eval)."""
-    from .oracle import get_oracle
+    from ..oracle import get_oracle
 
     oracle = get_oracle("reference")
     if spec.steps:
@@ -293,7 +293,7 @@ def regenerate(root: Path, *, check: bool = False, log: Callable[[str], None] = 
     set. SIGINT / SIGTERM / SIGHUP remove the staging folder; one left by SIGKILL is removed by the next run."""
     unknown = sorted(set(case_ids or ()) - set(all_case_ids()))
     if unknown:
-        raise GoldenError(f"unknown case id(s) {unknown} (see golden_generate.all_case_ids())")
+        raise GoldenError(f"unknown case id(s) {unknown} (see bert_conformance.golden.generate.all_case_ids())")
     if check:
         return _build(Path(root), Path(root), check=True, log=log, case_ids=case_ids)
     root = Path(root).resolve()  # a symlinked fixture folder: swap the folder it names, not the link
@@ -317,7 +317,7 @@ def regenerate(root: Path, *, check: bool = False, log: Callable[[str], None] = 
 
 def _verify_staged(staging: Path) -> None:
     """Refuse to swap in a set that does not verify (files it carries over unlisted aside: never deleted)."""
-    from .golden import verify
+    from .load import verify
 
     problems = [p for p in verify(staging) if ": orphaned: " not in p]
     if problems:
