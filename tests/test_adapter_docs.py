@@ -16,7 +16,7 @@ import bert_conformance.clauses
 import bert_conformance.spec  # noqa: F401
 from bert_conformance.adapter import load_implementation
 from bert_conformance.clauses.helpers import make_inputs, real_positions, tiny_config
-from bert_conformance.mutants.selection import all_clause_paths
+from bert_conformance.known_bad.selection import all_clause_paths
 from bert_conformance.oracle import get_oracle
 from bert_conformance.tolerance import assert_close, tolerance_for
 

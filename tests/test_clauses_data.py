@@ -1,5 +1,5 @@
 """conformance/clauses/test_data.py does not fail by chance: each known-bad port of
-``bert_conformance.mutants.data`` fails exactly the clauses it breaks and no other (statistical clauses could
+``bert_conformance.known_bad.data`` fails exactly the clauses it breaks and no other (statistical clauses could
 fail a port for the wrong reason), the reference passes every clause (and every statistical check on many
 seeds), transformers passes the masking clauses and does not claim next-sentence pairs."""
 
@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from bad_ports._common import run_module, statuses
+from known_bad_runs import run_module, statuses
 
 import bert_conformance.adapters.reference  # noqa: F401 - keep it in pytester's module snapshot
 import bert_conformance.clauses.test_data as module
 import bert_conformance.spec  # noqa: F401 - in the snapshot too: pytester drops modules an inner run imports
 from bert_conformance.adapter import load_implementation
-from bert_conformance.mutants import data as bad
+from bert_conformance.known_bad import data as bad
 
 pytest_plugins = ["pytester"]
 
@@ -80,9 +80,9 @@ def test_chi_square_limit_matches_the_exact_quantile():
 
 
 @pytest.mark.parametrize("entry", bad.PORTS, ids=[e["id"] for e in bad.PORTS])
-def test_bad_port_fails_the_clauses_it_breaks(pytester, entry):
+def test_known_bad_port_fails_the_clauses_it_breaks(pytester, entry):
     assert entry["description"] and entry["kills"]
-    result, data = run_module(pytester, "test_data", f"bert_conformance.mutants.data:{entry['port']}")
+    result, data = run_module(pytester, "test_data", f"bert_conformance.known_bad.data:{entry['port']}")
     found = statuses(data)
     assert {test_id: found.get(test_id) for test_id in entry["kills"]} == dict.fromkeys(
         entry["kills"], "fail"

@@ -1,11 +1,11 @@
 """conformance/clauses/test_labels.py: the reference passes every clause (in float64 and, not claiming float64, in
 float32), and every clause of spec/labels.yaml is either tested or listed in NOT_TESTED. (That each known-bad
-port of ``bert_conformance.mutants.labels`` fails the clauses it breaks is tests/test_mutants.py.)"""
+port of ``bert_conformance.known_bad.labels`` fails the clauses it breaks is tests/test_known_bad.py.)"""
 
 from __future__ import annotations
 
 import pytest
-from bad_ports._common import run_module, statuses
+from known_bad_runs import run_module, statuses
 
 import bert_conformance.adapters.reference  # noqa: F401 - keep it in pytester's module snapshot
 import bert_conformance.clauses.test_labels as module
@@ -22,7 +22,7 @@ def test_every_spec_clause_is_tested_or_listed():
     assert all(reason.strip() for reason in module.NOT_TESTED.values())
 
 
-@pytest.mark.parametrize("impl", ["reference", "bad_ports._common:Float32Only"])
+@pytest.mark.parametrize("impl", ["reference", "known_bad_runs:Float32Only"])
 def test_correct_ports_pass_every_clause(pytester, impl):
     result, data = run_module(pytester, "test_labels", impl)
     assert result.ret == 0, result.stdout.str()[-3000:]

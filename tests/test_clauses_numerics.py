@@ -1,12 +1,12 @@
 """conformance/clauses/test_numerics.py: the reference passes every clause (and, not claiming float64, every
 float32-and-below one), and there is one clause per (dtype, head), plus ``numerics.<dtype>.hidden_states``.
 (That each known-bad port of
-``bert_conformance.mutants.numerics`` fails the clauses it breaks is tests/test_mutants.py.)"""
+``bert_conformance.known_bad.numerics`` fails the clauses it breaks is tests/test_known_bad.py.)"""
 
 from __future__ import annotations
 
 import pytest
-from bad_ports._common import run_module, statuses
+from known_bad_runs import run_module, statuses
 
 import bert_conformance.adapters.reference  # noqa: F401 - keep it in pytester's module snapshot
 import bert_conformance.clauses.test_numerics as module
@@ -24,7 +24,7 @@ def test_one_clause_per_dtype_and_head():
     assert not module.NOT_TESTED
 
 
-@pytest.mark.parametrize("impl", ["reference", "bad_ports._common:Float32Only"])
+@pytest.mark.parametrize("impl", ["reference", "known_bad_runs:Float32Only"])
 def test_correct_ports_pass_every_clause(pytester, impl):
     result, data = run_module(pytester, "test_numerics", impl)
     assert result.ret == 0, result.stdout.str()[-3000:]

@@ -1,14 +1,14 @@
 """conformance/clauses/test_tokenizer.py: the reference passes every clause, transformers passes all but the HF
 defects the spec documents (tests/expectations/transformers.txt, strict), and every clause of
 spec/tokenizer.yaml is tested, covered by another test, or listed in NOT_TESTED. (That each known-bad port of
-``bert_conformance.mutants.tokenizer`` fails the clauses it breaks is tests/test_mutants.py.)"""
+``bert_conformance.known_bad.tokenizer`` fails the clauses it breaks is tests/test_known_bad.py.)"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from bad_ports._common import run_module, statuses
+from known_bad_runs import run_module, statuses
 
 import bert_conformance.adapters.reference  # noqa: F401 - keep it in pytester's module snapshot
 import bert_conformance.clauses.test_tokenizer as module

@@ -4,7 +4,7 @@ By default (no marker):
 - every in-scope port of the known-bad corpus (71 of 142; the rest are out of scope, each with its reason):
   the localised component equals its label in ``diagnosis/known.py``, and the named catalogue variant is the
   labelled one (or none for a bug outside the catalogue): 100 % asserted, port by port (target >= 95 %);
-- every bad port written over transformers (``diagnosis/hf_ports.py``, 17, none a catalogue variant): none is
+- every known-bad port written over transformers (``diagnosis/hf_ports.py``, 17, none a catalogue variant): none is
   ever named a catalogue variant, and the component is asserted per port for the 16 not marked ``hard``
   (>= 80 %; the hard one, RMSNorm in the attention block only, is explained in docs/diagnosis.md);
 - correct ports (reference, transformers, the reference without float64) get no finding; a sample of 7 of
@@ -25,7 +25,7 @@ import pytest
 from bert_conformance.diagnosis import Diagnosis, diagnose
 from bert_conformance.diagnosis.known import CATALOGUED, COMPONENTS, out_of_scope_reason
 from bert_conformance.diagnosis.variants import CATALOGUE
-from bert_conformance.mutants import CORPUS
+from bert_conformance.known_bad import CORPUS
 
 try:  # the transformers-based ports need the transformers extra; the rest of the file does not
     from bert_conformance.diagnosis import hf_ports
@@ -58,7 +58,7 @@ def diagnosed(name: str) -> Diagnosis:
 
 
 def corpus_port(port_id: str) -> str:
-    return f"bert_conformance.mutants:{port_id}"
+    return f"bert_conformance.known_bad:{port_id}"
 
 
 def hf_port(cls: type) -> str:
@@ -99,11 +99,11 @@ def test_corpus_scope():
     assert {"embeddings", "attention", "layer", "head_layers", "labels", "properties", "decoder"} <= areas
 
 
-# --- bad ports written over transformers ----------------------------------------------------------------------------
+# --- known-bad ports written over transformers ----------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("cls", HF_PORTS, ids=lambda cls: cls.__name__)
-def test_transformers_bad_port(cls):
+def test_transformers_known_bad_port(cls):
     diagnosis = diagnosed(hf_port(cls))
     assert diagnosis.component is not None, "a bug went unnoticed"
     assert diagnosis.variant is None, f"mis-named as a catalogue variant: {diagnosis.finding}"
@@ -112,7 +112,7 @@ def test_transformers_bad_port(cls):
 
 
 @needs_transformers
-def test_transformers_bad_ports_target():
+def test_transformers_known_bad_ports_target():
     """The per-port test asserts the component of every port not marked ``hard``: at least 80 % of them."""
     assert len(hf_ports.PORTS) >= 10
     assert len([cls for cls in hf_ports.PORTS if not cls.hard]) >= 0.8 * len(hf_ports.PORTS)
@@ -122,7 +122,7 @@ def test_transformers_bad_ports_target():
 
 
 @pytest.mark.parametrize("name", ["reference", pytest.param("transformers", marks=needs_transformers),
-                                  "bert_conformance.mutants._base:Float32Only"])
+                                  "bert_conformance.known_bad._base:Float32Only"])
 def test_a_correct_port_gets_no_finding(name):
     diagnosis = diagnosed(name)
     assert diagnosis.component is None and diagnosis.finding is None, diagnosis.finding
@@ -130,7 +130,7 @@ def test_a_correct_port_gets_no_finding(name):
 
 
 def test_float32_port_is_compared_at_float32():
-    assert diagnosed("bert_conformance.mutants._base:Float32Only").dtype == "float32"
+    assert diagnosed("bert_conformance.known_bad._base:Float32Only").dtype == "float32"
 
 
 # A sample by default (one per component family); the whole catalogue under -m slow.

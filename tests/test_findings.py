@@ -58,7 +58,7 @@ def test_a_port_with_one_numeric_bug_reads_as_one_finding(pytester):
     report = pytester.path / "report.json"
     result = pytester.runpytest(
         str(CLAUSES / "test_core.py"), str(CLAUSES / "test_golden.py"), "-k", "core.forward or golden.model.tiny or golden.model.small or golden.model.seq_len",
-        "--bert-impl", "bert_conformance.mutants:config.gelu_tanh", "--bert-report", str(report),
+        "--bert-impl", "bert_conformance.known_bad:config.gelu_tanh", "--bert-report", str(report),
         "-p", "no:cacheprovider",
     )
     assert result.ret == pytest.ExitCode.TESTS_FAILED
@@ -78,7 +78,7 @@ def test_a_failing_run_is_diagnosed_and_the_finding_names_the_cause(pytester, mo
     monkeypatch.setenv("BERT_DIAGNOSE", "1")
     report = pytester.path / "report.json"
     result = pytester.runpytest(
-        str(CLAUSES / "test_core.py"), "-k", "core.forward", "--bert-impl", "bert_conformance.mutants:config.gelu_tanh",
+        str(CLAUSES / "test_core.py"), "-k", "core.forward", "--bert-impl", "bert_conformance.known_bad:config.gelu_tanh",
         "--bert-report", str(report), "-p", "no:cacheprovider",
     )
     assert result.ret == pytest.ExitCode.TESTS_FAILED

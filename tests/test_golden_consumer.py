@@ -1,4 +1,4 @@
-"""The golden clause module can fail: semantic mutants of the reference are caught at float64, and only the
+"""The golden clause module can fail: semantic bugs patched into the reference are caught at float64, and only the
 entries the spec leaves open are skipped."""
 
 from __future__ import annotations
@@ -31,15 +31,15 @@ def test_the_reference_passes_a_case(reference):
 
 
 @pytest.mark.parametrize(
-    ("case_file", "mutant"),
+    ("case_file", "bug"),
     [
         ("masked_lm.act.gelu.safetensors", {"hidden_act": "gelu_pytorch_tanh"}),  # tanh-GELU for "gelu"
         ("model.layer_norm_eps.safetensors", {"layer_norm_eps": 1e-12}),  # eps ignored
     ],
 )
-def test_a_semantic_mutant_fails_at_float64(reference, case_file, mutant):
+def test_a_semantic_bug_fails_at_float64(reference, case_file, bug):
     case = load_case(default_dir() / case_file)
-    outputs = _run(reference, case, **mutant)
+    outputs = _run(reference, case, **bug)
     with pytest.raises(AssertionError, match="differ beyond atol=1e-10"):
         golden_clause._compare_all(case, case.inputs, case.expected, outputs, "float64", where="")
 
@@ -134,7 +134,7 @@ def test_golden_oracle_mode_passes_the_reference_and_skips_what_needs_the_live_o
     result.stdout.fnmatch_lines([f"{len(live)} skipped-env clause(s) needs the live oracle: *--bert-oracle reference*"])
 
 
-def test_golden_oracle_mode_still_fails_a_bad_port(pytester):
-    result, data = _golden_only_run(pytester, "bert_conformance.mutants:attention.scale_missing")
+def test_golden_oracle_mode_still_fails_a_known_bad_port(pytester):
+    result, data = _golden_only_run(pytester, "bert_conformance.known_bad:attention.scale_missing")
     assert result.ret == 1
     assert data["clauses"]["golden.model.tiny-float64"]["status"] == "fail"

@@ -20,7 +20,7 @@ import pytest
 pytest.importorskip("onnxruntime", reason="the onnx extra is not installed (pip install 'bert-conformance[onnx]')")
 
 from bert_conformance.expectations import parse_expectations  # noqa: E402
-from bert_conformance.mutants.selection import all_clause_paths, clause_id  # noqa: E402
+from bert_conformance.known_bad.selection import all_clause_paths, clause_id  # noqa: E402
 
 pytest_plugins = ["pytester"]
 

@@ -11,13 +11,13 @@ import torch
 
 import bert_conformance.adapters.reference  # noqa: F401 - kept in pytester's module snapshot
 import bert_conformance.clauses
-import bert_conformance.mutants  # noqa: F401
+import bert_conformance.known_bad  # noqa: F401
 import bert_conformance.spec  # noqa: F401
 
 pytest_plugins = ["pytester"]
 
 CLAUSES = Path(bert_conformance.clauses.__file__).parent
-DEVICE_PORT = "bert_conformance.mutants:device.fused_kernel_drops_padding"
+DEVICE_PORT = "bert_conformance.known_bad:device.fused_kernel_drops_padding"
 KILLS = ("numerics.float64.BertModel", "properties.padding_invariance-BertModel")
 
 

@@ -15,7 +15,7 @@ import bert_conformance.adapters.reference  # noqa: F401 - keep it in pytester's
 import bert_conformance.spec  # noqa: F401
 from bert_conformance.adapter import BUILTIN, Capabilities
 from bert_conformance.expectations import parse_expectations
-from bert_conformance.mutants.selection import all_clause_paths
+from bert_conformance.known_bad.selection import all_clause_paths
 
 pytest_plugins = ["pytester"]
 

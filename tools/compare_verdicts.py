@@ -5,7 +5,7 @@
 
 ``record`` runs the whole clause suite (``--pyargs bert_conformance.clauses``, live oracle, ``-n 2``) against each
 named port with its expectations file where the project has one, keeping ``DIR/<port>.json`` (the
-``--bert-report``), and runs ``tests/test_mutants.py`` with ``BERT_MUTANTS_RESULTS=DIR/known-bad`` (each known-bad
+``--bert-report``), and runs ``tests/test_known_bad.py`` with ``BERT_KNOWN_BAD_RESULTS=DIR/known-bad`` (each known-bad
 port's statuses on the clauses it names). Run it with the Python of the tree being recorded (e.g. that tree's
 ``.tox/py/bin/python``), from that tree's root.
 """
@@ -43,9 +43,9 @@ def record(folder: Path, ports: list[str], known_bad: bool) -> int:
         print("+", " ".join(command), flush=True)
         worst = max(worst, subprocess.run(command, env=env).returncode)
     if known_bad:
-        command = [sys.executable, "-m", "pytest", "tests/test_mutants.py", "-q", "-n", "2", "-p", "no:cacheprovider"]
+        command = [sys.executable, "-m", "pytest", "tests/test_known_bad.py", "-q", "-n", "2", "-p", "no:cacheprovider"]
         print("+", " ".join(command), flush=True)
-        code = subprocess.run(command, env={**env, "BERT_MUTANTS_RESULTS": str(folder / "known-bad")}).returncode
+        code = subprocess.run(command, env={**env, "BERT_KNOWN_BAD_RESULTS": str(folder / "known-bad")}).returncode
         worst = max(worst, code)
     return worst
 

@@ -6,7 +6,7 @@ less than float32 inside, and declares the tier it measures up to (spec/tiers.ya
 - ``reference-float16`` (tier float16): the reference with its weights and activations cast to float16;
 - ``reference-bfloat16`` (tier bfloat16): the same in bfloat16;
 - ``reference-int8`` (tier int8): weight-only int8, per output channel (simulated: the rounded weights are
-  used in float32); the in-process int8 control the known-bad quantizers of ``bert_conformance.mutants.tiers``
+  used in float32); the in-process int8 control the known-bad quantizers of ``bert_conformance.known_bad.tiers``
   are built on, so the suite needs no extra runtime to show a tier fail;
 - ``reference-int8-dynamic`` (tier int8-dynamic): ``torch.ao.quantization.quantize_dynamic`` of the float32
   reference: every ``nn.Linear`` gets per-tensor int8 weights and per-tensor int8 activations quantized at run

@@ -18,7 +18,7 @@ from bert_conformance.adapters._torch import TorchModel
 from bert_conformance.adapters.hf import TransformersImplementation
 
 
-class HFBadPort(TransformersImplementation):
+class HFKnownBadPort(TransformersImplementation):
     """The transformers port with :meth:`patch` applied to every loaded model."""
 
     description = ""
@@ -41,7 +41,7 @@ def _of(module: Any, name: str) -> list[Any]:
     return [m for m in module.modules() if type(m).__name__ == name]
 
 
-class ValueBiasDropped(HFBadPort):
+class ValueBiasDropped(HFKnownBadPort):
     description = "the value projection's bias is never added"
     component = "attention.projections"
 
@@ -50,7 +50,7 @@ class ValueBiasDropped(HFBadPort):
             attention.value.bias.zero_()
 
 
-class AttentionOutputBiasDropped(HFBadPort):
+class AttentionOutputBiasDropped(HFKnownBadPort):
     description = "the attention output projection's bias is never added"
     component = "attention.projections"
 
@@ -59,7 +59,7 @@ class AttentionOutputBiasDropped(HFBadPort):
             output.dense.bias.zero_()
 
 
-class IntermediateBiasDropped(HFBadPort):
+class IntermediateBiasDropped(HFKnownBadPort):
     description = "the feed-forward intermediate projection's bias is never added"
     component = "ffn.projections"
 
@@ -68,7 +68,7 @@ class IntermediateBiasDropped(HFBadPort):
             intermediate.dense.bias.zero_()
 
 
-class SiluForGelu(HFBadPort):
+class SiluForGelu(HFKnownBadPort):
     description = "the feed-forward activation is SiLU (x * sigmoid(x)) instead of GELU"
     component = "ffn.activation"
 
@@ -77,7 +77,7 @@ class SiluForGelu(HFBadPort):
             intermediate.intermediate_act_fn = torch.nn.SiLU()
 
 
-class GeluTwice(HFBadPort):
+class GeluTwice(HFKnownBadPort):
     description = "the feed-forward activation is applied twice"
     component = "ffn.activation"
 
@@ -87,7 +87,7 @@ class GeluTwice(HFBadPort):
             intermediate.intermediate_act_fn = torch.nn.Sequential(act, act)
 
 
-class PositionsReversed(HFBadPort):
+class PositionsReversed(HFKnownBadPort):
     description = "default position ids count down from the end of the sequence"
     component = "embeddings.position"
 
@@ -105,7 +105,7 @@ class PositionsReversed(HFBadPort):
             embeddings.forward = forward
 
 
-class TokenTypesFlipped(HFBadPort):
+class TokenTypesFlipped(HFKnownBadPort):
     description = "given token_type_ids are read as 1 - t (segment A and B swapped)"
     component = "embeddings.token_type"
 
@@ -122,7 +122,7 @@ class TokenTypesFlipped(HFBadPort):
             embeddings.forward = forward
 
 
-class EmbeddingsNormBiasDropped(HFBadPort):
+class EmbeddingsNormBiasDropped(HFKnownBadPort):
     description = "the embeddings' LayerNorm bias is never added"
     component = "embeddings.layer_norm"
 
@@ -131,7 +131,7 @@ class EmbeddingsNormBiasDropped(HFBadPort):
             embeddings.LayerNorm.bias.zero_()
 
 
-class PoolerRelu(HFBadPort):
+class PoolerRelu(HFKnownBadPort):
     description = "the pooler's activation is ReLU instead of tanh"
     component = "pooler"
 
@@ -140,7 +140,7 @@ class PoolerRelu(HFBadPort):
             pooler.activation = torch.nn.ReLU()
 
 
-class WeakMask(HFBadPort):
+class WeakMask(HFKnownBadPort):
     description = "padded keys get -1 added to their scores instead of a large negative value"
     component = "attention.mask"
 
@@ -157,7 +157,7 @@ class WeakMask(HFBadPort):
             attention.forward = forward
 
 
-class ClassifierWithoutPooler(HFBadPort):
+class ClassifierWithoutPooler(HFKnownBadPort):
     description = "sequence classification reads the first token's state directly (no pooler dense and tanh)"
     component = "heads.sequence_classification"
 
@@ -166,7 +166,7 @@ class ClassifierWithoutPooler(HFBadPort):
             module.bert.pooler.forward = lambda hidden_states: hidden_states[:, 0]
 
 
-class QaEndFromStart(HFBadPort):
+class QaEndFromStart(HFKnownBadPort):
     description = "question answering uses the start column of qa_outputs for the end logits too"
     component = "heads.question_answering"
 
@@ -176,7 +176,7 @@ class QaEndFromStart(HFBadPort):
             module.qa_outputs.bias[1] = module.qa_outputs.bias[0]
 
 
-class MlmTransformNormSkipped(HFBadPort):
+class MlmTransformNormSkipped(HFKnownBadPort):
     description = "the masked-LM transform skips its LayerNorm"
     component = "heads.mlm.transform"
 
@@ -185,7 +185,7 @@ class MlmTransformNormSkipped(HFBadPort):
             transform.LayerNorm = torch.nn.Identity()
 
 
-class AttentionResidualDropped(HFBadPort):
+class AttentionResidualDropped(HFKnownBadPort):
     description = "the attention block drops its residual: LayerNorm(W_o context) instead of LayerNorm(... + h)"
     component = "attention.residual"
 
@@ -194,7 +194,7 @@ class AttentionResidualDropped(HFBadPort):
             output.forward = lambda hidden_states, input_tensor, o=output: o.LayerNorm(o.dense(hidden_states))
 
 
-class AttentionRmsNorm(HFBadPort):
+class AttentionRmsNorm(HFKnownBadPort):
     description = "the attention block normalises with RMSNorm (no mean subtraction) instead of LayerNorm"
     component = "attention.layer_norm"
     hard = True
@@ -214,7 +214,7 @@ class _RmsNorm(torch.nn.Module):
         return x * torch.rsqrt((x * x).mean(-1, keepdim=True) + n.eps) * n.weight + n.bias
 
 
-class EncoderCausal(HFBadPort):
+class EncoderCausal(HFKnownBadPort):
     description = "the encoder's self-attention is causal although is_decoder is false"
     component = "attention.mask"
 
@@ -234,7 +234,7 @@ class EncoderCausal(HFBadPort):
             attention.forward = forward
 
 
-class LayersShareWeights(HFBadPort):
+class LayersShareWeights(HFKnownBadPort):
     description = "every encoder layer runs with layer 0's weights (a loader that reads one layer prefix)"
     component = "encoder"
 
@@ -245,7 +245,7 @@ class LayersShareWeights(HFBadPort):
                 layer.load_state_dict(first)
 
 
-PORTS: tuple[type[HFBadPort], ...] = (
+PORTS: tuple[type[HFKnownBadPort], ...] = (
     ValueBiasDropped, AttentionOutputBiasDropped, IntermediateBiasDropped, SiluForGelu, GeluTwice,
     PositionsReversed, TokenTypesFlipped, EmbeddingsNormBiasDropped, PoolerRelu, WeakMask,
     ClassifierWithoutPooler, QaEndFromStart, MlmTransformNormSkipped, AttentionResidualDropped,

@@ -1,6 +1,6 @@
 """Ground truth for the known-bad corpus: which component each port's bug is in, as data.
 
-Labels are read from each port's one-line description (``bert_conformance.mutants``), written down here once,
+Labels are read from each port's one-line description (``bert_conformance.known_bad``), written down here once,
 independently of what the probes find: the test compares the engine with them. ``None`` is out of scope,
 with the reason in :data:`OUT_OF_SCOPE_AREAS` or :data:`OUT_OF_SCOPE`: a forward-only diagnosis of a
 model's numbers cannot see a bug in the tokenizer, the data helpers, config validation, checkpoint-key

@@ -55,10 +55,10 @@ def corpus_candidates() -> list[Candidate]:
     """Every port of the known-bad corpus but those whose bug no forward call can show (tokenizer, data)."""
     from bert_conformance.adapter import load_implementation
     from bert_conformance.diagnosis.known import COMPONENTS
-    from bert_conformance.mutants import CORPUS
+    from bert_conformance.known_bad import CORPUS
 
     return [Candidate(pid, cls.description, COMPONENTS.get(pid),
-                      lambda pid=pid: load_implementation(f"bert_conformance.mutants:{pid}"))
+                      lambda pid=pid: load_implementation(f"bert_conformance.known_bad:{pid}"))
             for pid, cls in CORPUS.items() if pid.split(".", 1)[0] not in ("tokenizer", "data")]
 
 

@@ -1,4 +1,4 @@
-"""Measure the diagnosis on the known-bad corpus and on the transformers-based bad ports.
+"""Measure the diagnosis on the known-bad corpus and on the transformers-based known-bad ports.
 
     OMP_NUM_THREADS=1 python -m bert_conformance.diagnosis.measure [--corpus-matching]
 
@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     rows: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])  # area -> [ports, component right, variant right]
     misses, times = [], []
-    cases = [(f"bert_conformance.mutants:{pid}", pid.split(".")[0], COMPONENTS[pid], CATALOGUED.get(pid))
+    cases = [(f"bert_conformance.known_bad:{pid}", pid.split(".")[0], COMPONENTS[pid], CATALOGUED.get(pid))
              for pid in sorted(COMPONENTS)]
     cases += [(f"bert_conformance.diagnosis.hf_ports:{c.__name__}", "transformers-based", c.component, None)
               for c in PORTS]

@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from bert_conformance.mutants.probe import TINY
-from bert_conformance.mutants.probe import Probe as MutantProbe
+from bert_conformance.known_bad.probe import TINY
+from bert_conformance.known_bad.probe import Probe as KnownBadProbe
 
 BASE: dict[str, Any] = {**TINY, "num_hidden_layers": 1}
 SEQ = 7
@@ -154,7 +154,7 @@ def encoder_inputs(config: dict[str, Any], *, encoder_mask: bool = True) -> dict
 def labelled(head: str) -> Callable[[dict[str, Any]], dict[str, np.ndarray]]:
     """The corpus probes' labelled inputs for ``head`` (masked-LM style -100s, QA positions out of range)."""
     def make(config: dict[str, Any]) -> dict[str, np.ndarray]:
-        return MutantProbe(head=head, config=config, labels=True, dtype="float64").inputs()
+        return KnownBadProbe(head=head, config=config, labels=True, dtype="float64").inputs()
 
     return make
 

@@ -1,7 +1,7 @@
 """The catalogue of common porting variants: named, plausible ways a BERT port differs from BERT.
 
 Each variant is the reference port with one change, written here independently of the known-bad corpus
-(``bert_conformance.mutants``), on the same plumbing (:class:`~bert_conformance.mutants._base.Mutant`: a patch
+(``bert_conformance.known_bad``), on the same plumbing (:class:`~bert_conformance.known_bad._base.KnownBad`: a patch
 of one loaded model instance through checked anchors, never of a class or module function, because the
 oracle runs the reference in the same process). Signature matching runs every variant on the probes a port
 ran and names the one the port agrees with, probe for probe, within the port's tolerance.
@@ -22,16 +22,16 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from bert_conformance.mutants._base import Mutant, anchor, instances, set_attribute, wrap_method
-from bert_conformance.mutants.attention import softmax_over
-from bert_conformance.mutants.embeddings import TokenTypesIgnored
+from bert_conformance.known_bad._base import KnownBad, anchor, instances, set_attribute, wrap_method
+from bert_conformance.known_bad.attention import softmax_over
+from bert_conformance.known_bad.embeddings import TokenTypesIgnored
 from bert_reference import heads as ref_heads
 from bert_reference import model as ref_model
 
 EMBEDDINGS_FORWARD = ("input_ids", "token_type_ids", "position_ids", "inputs_embeds", "past_length")
 
 
-class Variant(Mutant):
+class Variant(KnownBad):
     """A named porting variant: the reference port with ``mutate`` applied to every loaded model.
 
     ``component``: where the bug is; ``localised``: where the probes first see it, when that differs.

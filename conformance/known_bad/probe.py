@@ -2,9 +2,9 @@
 
 A :class:`Probe` is one small, deterministic model call chosen to exercise a bug (a head, config overrides,
 inputs, options; optionally labels, encoder states, or several cached steps). :func:`verify` runs it through
-the reference port and through the bad port: identical outputs mean the bug no longer applies (its patch
-target moved, or the code path it patched is no longer taken), which is a :class:`MutantError`, never a pass.
-A bad port raising on its probe is an error too, unless it declares ``probe_raises`` (a bug that makes the
+the reference port and through the known-bad port: identical outputs mean the bug no longer applies (its patch
+target moved, or the code path it patched is no longer taken), which is a :class:`KnownBadError`, never a pass.
+A known-bad port raising on its probe is an error too, unless it declares ``probe_raises`` (a bug that makes the
 port crash, e.g. a cache concatenated on the wrong axis).
 """
 
@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from bert_conformance.adapters.reference import ReferenceImplementation
-from bert_conformance.mutants._base import BadPort, MutantError
+from bert_conformance.known_bad._base import KnownBadError, KnownBadPort
 
 TINY = {
     "vocab_size": 99, "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4,
@@ -48,7 +48,7 @@ class Probe:
     batch: int = 2
     seq: int = 7
     positions: str = "default"
-    device: str = "cpu"  # the device the bad port is asked for (the reference always runs on the CPU)
+    device: str = "cpu"  # the device the known-bad port is asked for (the reference always runs on the CPU)
 
     def full_config(self) -> dict[str, Any]:
         return {**TINY, **self.config}
@@ -120,23 +120,23 @@ def run(port: Any, probe: Probe, device: str = "cpu") -> list[dict[str, Any]]:
     return outputs
 
 
-def verify(port_cls: type[BadPort]) -> None:
-    """Raise :class:`MutantError` unless the port differs from the reference on its probe (no probe: no check)."""
+def verify(port_cls: type[KnownBadPort]) -> None:
+    """Raise :class:`KnownBadError` unless the port differs from the reference on its probe (no probe: no check)."""
     if port_cls.probe is None:
         return
     expected = run(ReferenceImplementation(), port_cls.probe)
     try:
         actual = run(port_cls(), port_cls.probe, device=port_cls.probe.device)
-    except MutantError:
+    except KnownBadError:
         raise
     except Exception as error:
         if port_cls.probe_raises:
             return  # the bug makes the port fail on the probe, as declared
-        raise MutantError(f"{port_cls.id}: raised {type(error).__name__} on its probe: {error}") from error
+        raise KnownBadError(f"{port_cls.id}: raised {type(error).__name__} on its probe: {error}") from error
     if port_cls.probe_raises:
-        raise MutantError(f"{port_cls.id}: declared to raise on its probe, but returned outputs")
+        raise KnownBadError(f"{port_cls.id}: declared to raise on its probe, but returned outputs")
     if _same(expected, actual):
-        raise MutantError(
+        raise KnownBadError(
             f"{port_cls.id}: equivalent to the reference on its probe ({port_cls.probe}); the bug no longer "
             "applies (its anchor moved or the patched path is no longer taken)"
         )

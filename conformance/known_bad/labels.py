@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from bert_conformance.clauses import _label_helpers as lh
-from bert_conformance.mutants._base import BadPort, Model, entries, register, resolver, with_loss
+from bert_conformance.known_bad._base import KnownBadPort, Model, entries, register, resolver, with_loss
 
 TOKEN_HEADS = ("BertForMaskedLM", "BertForTokenClassification", "BertLMHeadModel", "BertForPreTraining")
 
@@ -26,7 +26,7 @@ def _sum_over_all(logits: np.ndarray, labels: np.ndarray, shift: int = 0) -> flo
     return lh.cross_entropy(logits, labels) * kept.sum() / labels.size
 
 
-class MlmLossShifted(BadPort):
+class MlmLossShifted(KnownBadPort):
     description = "masked-LM loss shifted like a causal LM loss (logits[i] scored against labels[i + 1])"
     kills = ("labels.mlm.loss-BertForMaskedLM", "labels.ignore_index-BertForMaskedLM")
 
@@ -38,7 +38,7 @@ class MlmLossShifted(BadPort):
         return with_loss(outputs, loss, outputs["logits"])
 
 
-class LmLossUnshifted(BadPort):
+class LmLossUnshifted(KnownBadPort):
     description = "causal LM loss without the label shift (logits[i] scored against labels[i])"
     kills = ("labels.lm.shift-BertLMHeadModel", "labels.ignore_index-BertLMHeadModel")
 
@@ -50,7 +50,7 @@ class LmLossUnshifted(BadPort):
         return with_loss(outputs, loss, outputs["logits"])
 
 
-class TokenLossUsesMask(BadPort):
+class TokenLossUsesMask(KnownBadPort):
     description = "token classification loss skips positions whose attention_mask is 0"
     kills = ("labels.token.loss-BertForTokenClassification",)
 
@@ -62,7 +62,7 @@ class TokenLossUsesMask(BadPort):
         return with_loss(outputs, lh.cross_entropy(outputs["logits"], labels), outputs["logits"])
 
 
-class MeanOverAllPositions(BadPort):
+class MeanOverAllPositions(KnownBadPort):
     description = "token-level losses divide by every position, ignored (-100) ones included"
     kills = (
         "labels.ignore_index-BertForMaskedLM",
@@ -80,7 +80,7 @@ class MeanOverAllPositions(BadPort):
         return with_loss(outputs, loss, outputs["logits"])
 
 
-class NspLabelsSwapped(BadPort):
+class NspLabelsSwapped(KnownBadPort):
     description = "next-sentence labels read the other way round (1 = continuation)"
     kills = (
         "labels.nsp.meaning-BertForNextSentencePrediction",
@@ -97,7 +97,7 @@ class NspLabelsSwapped(BadPort):
         return model.inner.forward(inputs, **options)
 
 
-class PretrainingLossWithOneLabel(BadPort):
+class PretrainingLossWithOneLabel(KnownBadPort):
     description = "pre-training returns the masked-LM loss when next_sentence_label is missing"
     kills = ("labels.pretraining.loss-BertForPreTraining",)
 
@@ -109,7 +109,7 @@ class PretrainingLossWithOneLabel(BadPort):
         return outputs
 
 
-class ProblemTypeFromNumLabelsOnly(BadPort):
+class ProblemTypeFromNumLabelsOnly(KnownBadPort):
     description = "problem_type inferred from num_labels only: float multi-label targets get a (soft) cross-entropy"
     kills = ("labels.seqcls.problem_type.inference-BertForSequenceClassification",)
 
@@ -126,7 +126,7 @@ class ProblemTypeFromNumLabelsOnly(BadPort):
         return outputs
 
 
-class ProblemTypeNotSticky(BadPort):
+class ProblemTypeNotSticky(KnownBadPort):
     description = "problem_type inferred again on every call instead of sticking after the first"
     kills = ("labels.seqcls.problem_type.sticky-BertForSequenceClassification",)
 
@@ -136,7 +136,7 @@ class ProblemTypeNotSticky(BadPort):
         return model.inner.forward(inputs, **options)
 
 
-class RegressionNoSqueeze(BadPort):
+class RegressionNoSqueeze(KnownBadPort):
     description = "single-output regression compares logits [batch, 1] with labels [batch] by broadcasting"
     kills = ("labels.seqcls.regression-BertForSequenceClassification",)
 
@@ -148,7 +148,7 @@ class RegressionNoSqueeze(BadPort):
         return with_loss(outputs, lh.mse(outputs["logits"], labels), outputs["logits"])
 
 
-class MultiLabelMeanOverBatch(BadPort):
+class MultiLabelMeanOverBatch(KnownBadPort):
     description = "multi-label BCE summed over labels and averaged over the batch only"
     kills = ("labels.seqcls.multi_label-BertForSequenceClassification",)
 
@@ -160,7 +160,7 @@ class MultiLabelMeanOverBatch(BadPort):
         return with_loss(outputs, lh.bce_with_logits(logits, inputs["labels"]) * logits.shape[-1], logits)
 
 
-class MultipleChoiceColumnMajor(BadPort):
+class MultipleChoiceColumnMajor(KnownBadPort):
     description = "multiple-choice scores reshaped column-major ([choices, batch] then transposed)"
     # labels.mc.labels killed it too while the ci draws depended on the run's folder; with the location-free
     # seed its ci examples no longer do (a label-shape clause), so only the clause about the order is named
@@ -181,7 +181,7 @@ class MultipleChoiceColumnMajor(BadPort):
         return outputs
 
 
-class QaNegativeIgnored(BadPort):
+class QaNegativeIgnored(KnownBadPort):
     description = "negative QA positions are ignored instead of clamped to 0"
     kills = ("labels.qa.clamp-BertForQuestionAnswering",)
 
@@ -198,7 +198,7 @@ class QaNegativeIgnored(BadPort):
         return with_loss(outputs, sum(parts) / 2, outputs["start_logits"])
 
 
-class QaLossNotHalved(BadPort):
+class QaLossNotHalved(KnownBadPort):
     description = "QA loss = start CE + end CE, not their mean"
     kills = ("labels.qa.loss-BertForQuestionAnswering", "labels.qa.positions-BertForQuestionAnswering")
 
@@ -209,7 +209,7 @@ class QaLossNotHalved(BadPort):
         return with_loss(outputs, 2 * float(outputs["loss"]), outputs["start_logits"])
 
 
-class AllIgnoredGivesZero(BadPort):
+class AllIgnoredGivesZero(KnownBadPort):
     description = "a loss over zero targets is 0 instead of NaN"
     kills = (
         "labels.mlm.all_ignored-BertForMaskedLM",
@@ -226,7 +226,7 @@ class AllIgnoredGivesZero(BadPort):
         return with_loss(outputs, np.nan_to_num(loss, nan=0.0), loss)
 
 
-class LossNotScalar(BadPort):
+class LossNotScalar(KnownBadPort):
     description = "the loss comes back as a [1] array instead of a 0-d one"
     kills = tuple(f"labels.loss_scalar-{head}" for head in lh.LOSS_HEADS)
 
@@ -237,7 +237,7 @@ class LossNotScalar(BadPort):
         return outputs
 
 
-class LabelsOutOfRangeClipped(BadPort):
+class LabelsOutOfRangeClipped(KnownBadPort):
     description = "class ids outside [0, classes) are clipped into range instead of raising"
     kills = tuple(f"labels.target_dtype-{head}" for head in lh.LOSS_HEADS if head != lh.QA)
 
@@ -252,7 +252,7 @@ class LabelsOutOfRangeClipped(BadPort):
         return model.inner.forward(inputs, **options)
 
 
-class MultipleChoiceLabelsFlattened(BadPort):
+class MultipleChoiceLabelsFlattened(KnownBadPort):
     description = "multiple-choice labels of shape [batch, 1] are flattened instead of rejected"
     kills = ("labels.mc.labels-BertForMultipleChoice",)
 
@@ -262,7 +262,7 @@ class MultipleChoiceLabelsFlattened(BadPort):
         return model.inner.forward(inputs, **options)
 
 
-class CacheWithLabels(BadPort):
+class CacheWithLabels(KnownBadPort):
     description = "the causal LM keeps returning a cache when labels are given"
     kills = ("labels.lm.labels_disable_cache-BertLMHeadModel",)
 

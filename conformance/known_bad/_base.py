@@ -2,12 +2,12 @@
 
 Two kinds of known-bad port, both subclasses of the reference port (``bert_conformance.adapters.reference``):
 
-- :class:`BadPort` puts the bug around the model's calls: ``forward(model, inputs, options)`` (calling
+- :class:`KnownBadPort` puts the bug around the model's calls: ``forward(model, inputs, options)`` (calling
   ``model.inner.forward``), ``gradients(model, inputs)`` or ``load(...)``. Inputs, labels, outputs and losses.
-- :class:`Mutant` puts it inside: :meth:`Mutant.mutate` patches the freshly loaded torch module (one instance,
+- :class:`KnownBad` puts it inside: :meth:`KnownBad.mutate` patches the freshly loaded torch module (one instance,
   a copy per ``load_model``; never a class or a module function of ``bert_reference``, which the oracle shares in
   the same process). Every patch goes through :func:`anchor`, so a patch whose target was renamed or whose
-  signature changed raises :class:`MutantError` instead of silently patching nothing.
+  signature changed raises :class:`KnownBadError` instead of silently patching nothing.
 
 Each port has ``id`` (``<area>.<name>``), a one-line ``description`` and ``kills``: the test ids (``<clause id>``
 or ``<clause id>-<variant>``) that must all fail against it; optionally ``hides_in`` (test ids it passes: where
@@ -28,14 +28,14 @@ import numpy as np
 from bert_conformance.adapters.reference import ReferenceImplementation
 
 
-class MutantError(RuntimeError):
+class KnownBadError(RuntimeError):
     """A known-bad port no longer applies: its anchor is gone, or it changes nothing on its probe."""
 
 
 class Model:
     """The reference model behind the contract, with the port's hooks around it."""
 
-    def __init__(self, inner: Any, port: BadPort, head: str, config: dict, state_dict: dict, dtype: str) -> None:
+    def __init__(self, inner: Any, port: KnownBadPort, head: str, config: dict, state_dict: dict, dtype: str) -> None:
         self.inner, self.port, self.head, self.config, self.state_dict, self.dtype = (
             inner, port, head, config, state_dict, dtype,
         )
@@ -47,7 +47,7 @@ class Model:
         return self.port.gradients(self, dict(inputs))
 
 
-class BadPort(ReferenceImplementation):
+class KnownBadPort(ReferenceImplementation):
     """The reference port; a subclass overrides one hook with its bug."""
 
     id = ""
@@ -55,7 +55,7 @@ class BadPort(ReferenceImplementation):
     kills: tuple[str, ...] = ()
     hides_in: tuple[str, ...] = ()  # test ids it passes: where the bug hides (e.g. float32 noise), documented
     gap = ""  # a known survivor (kills nothing yet): the clause the suite lacks, in one line
-    probe: Any = None  # a bert_conformance.mutants.probe.Probe on which the bug must show, or None
+    probe: Any = None  # a bert_conformance.known_bad.probe.Probe on which the bug must show, or None
     probe_raises = False  # the bug makes the port raise on its probe (instead of returning other outputs)
     run_args: tuple[str, ...] = ()  # extra pytest options its runs need, e.g. ("--bert-device", "cuda")
 
@@ -73,8 +73,8 @@ class BadPort(ReferenceImplementation):
         return model.inner.gradients(inputs)
 
 
-class Mutant(BadPort):
-    """A bad port whose bug is a patch of the loaded torch module (``model.inner.module``)."""
+class KnownBad(KnownBadPort):
+    """A known-bad port whose bug is a patch of the loaded torch module (``model.inner.module``)."""
 
     def load(self, head: str, config: dict, state_dict: dict, **kwargs: Any) -> Any:
         model = super().load(head, config, state_dict, **kwargs)
@@ -85,7 +85,7 @@ class Mutant(BadPort):
         raise NotImplementedError
 
 
-class Float32Only(BadPort):
+class Float32Only(KnownBadPort):
     """A correct port that does not claim float64: every clause then checks in float32."""
 
     description = "the reference without float64 (a good port: the float32 path of every clause)"
@@ -96,20 +96,20 @@ class Float32Only(BadPort):
                 "features": [f for f in caps["features"] if f != "float64"]}
 
 
-# --- anchors: what a mutant patches must exist, with the parameters it relies on --------------------------------
+# --- anchors: what a known-bad port patches must exist, with the parameters it relies on --------------------------------
 
 
 def anchor(obj: Any, name: str, *, params: tuple[str, ...] = ()) -> Any:
-    """``obj.<name>``, checked: a :class:`MutantError` if it is gone or lacks one of ``params``."""
+    """``obj.<name>``, checked: a :class:`KnownBadError` if it is gone or lacks one of ``params``."""
     owner = obj.__name__ if inspect.ismodule(obj) or isinstance(obj, type) else type(obj).__name__
     if not hasattr(obj, name):
-        raise MutantError(f"anchor {owner}.{name} not found: the reference changed, update the mutant")
+        raise KnownBadError(f"anchor {owner}.{name} not found: the reference changed, update the known-bad port")
     value = getattr(obj, name)
     if params:
         found = inspect.signature(value).parameters
         missing = [p for p in params if p not in found]
         if missing:
-            raise MutantError(f"anchor {owner}.{name}{inspect.signature(value)} lacks parameter(s) {missing}")
+            raise KnownBadError(f"anchor {owner}.{name}{inspect.signature(value)} lacks parameter(s) {missing}")
     return value
 
 
@@ -136,7 +136,7 @@ def _snake(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
-def register(area: str, *ports: type[BadPort]) -> tuple[type[BadPort], ...]:
+def register(area: str, *ports: type[KnownBadPort]) -> tuple[type[KnownBadPort], ...]:
     """Give each port of an area its id (``<area>.<snake_case class name>`` unless set) and check its data."""
     for port in ports:
         if "id" not in port.__dict__:
@@ -152,11 +152,11 @@ def register(area: str, *ports: type[BadPort]) -> tuple[type[BadPort], ...]:
     return ports
 
 
-def resolver(ports: tuple[type[BadPort], ...]) -> Callable[[str], type[BadPort]]:
-    """A module ``__getattr__`` so that ``--bert-impl bert_conformance.mutants:<area>.<name>`` finds a port."""
+def resolver(ports: tuple[type[KnownBadPort], ...]) -> Callable[[str], type[KnownBadPort]]:
+    """A module ``__getattr__`` so that ``--bert-impl bert_conformance.known_bad:<area>.<name>`` finds a port."""
     table = {port.id.split(".", 1)[1]: port for port in ports}
 
-    def __getattr__(name: str) -> type[BadPort]:
+    def __getattr__(name: str) -> type[KnownBadPort]:
         if name in table:
             return table[name]
         raise AttributeError(name)
@@ -167,8 +167,8 @@ def resolver(ports: tuple[type[BadPort], ...]) -> Callable[[str], type[BadPort]]
 # --- helpers shared by the areas ----------------------------------------------------------------------------------
 
 
-def entries(area: str, *ports: type[BadPort]) -> list[dict[str, Any]]:
-    """The ``PORTS`` data of an area module (the form tests/bad_ports/*.py used)."""
+def entries(area: str, *ports: type[KnownBadPort]) -> list[dict[str, Any]]:
+    """The ``PORTS`` data of an area module (the form the former per-area test modules used)."""
     return [
         {"id": port.id or f"{area}.{_snake(port.__name__)}", "port": port.__name__,
          "description": port.description, "kills": list(port.kills)}

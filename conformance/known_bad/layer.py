@@ -13,16 +13,16 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from bert_conformance.mutants._base import (
-    Mutant,
-    MutantError,
+from bert_conformance.known_bad._base import (
+    KnownBad,
+    KnownBadError,
     anchor,
     instances,
     register,
     resolver,
     set_attribute,
 )
-from bert_conformance.mutants.probe import Probe
+from bert_conformance.known_bad.probe import Probe
 from bert_reference import heads as ref_heads
 from bert_reference import model as ref_model
 
@@ -30,7 +30,7 @@ from bert_reference import model as ref_model
 def layer_norms(module: Any) -> list[torch.nn.LayerNorm]:
     found = instances(module, torch.nn.LayerNorm)
     if not found:
-        raise MutantError(f"no LayerNorm in {type(module).__name__}")
+        raise KnownBadError(f"no LayerNorm in {type(module).__name__}")
     return found
 
 
@@ -39,12 +39,12 @@ def set_activation(module: Any, act: Any) -> None:
     targets = [(m, "intermediate_act_fn") for m in instances(module, anchor(ref_model, "BertIntermediate"))]
     targets += [(m, "transform_act_fn") for m in instances(module, anchor(ref_heads, "BertPredictionHeadTransform"))]
     if not targets:
-        raise MutantError(f"no activation in {type(module).__name__}")
+        raise KnownBadError(f"no activation in {type(module).__name__}")
     for owner, name in targets:
         set_attribute(owner, name, act)
 
 
-class LayerNormEps1e5(Mutant):
+class LayerNormEps1e5(KnownBad):
     id = "layer.layer_norm_eps_1e-5"
     description = "every LayerNorm uses eps 1e-5 (PyTorch's default) instead of config.layer_norm_eps"
     # not config.default.layer_norm_eps: omitted and written-out eps give the same (wrong) LayerNorm, so the
@@ -58,7 +58,7 @@ class LayerNormEps1e5(Mutant):
             set_attribute(norm, "eps", 1e-5)
 
 
-class LayerNormEps1e7(Mutant):
+class LayerNormEps1e7(KnownBad):
     id = "layer.layer_norm_eps_1e-7"
     description = "LayerNorm eps clamped to at least 1e-7 (fp16-safe): BERT's 1e-12 shows in float64 only"
     kills = ("numerics.float64.BertModel", "golden.model.tiny-float64")
@@ -70,7 +70,7 @@ class LayerNormEps1e7(Mutant):
             set_attribute(norm, "eps", max(anchor(norm, "eps"), 1e-7))
 
 
-class LayerNormEpsIgnored(Mutant):
+class LayerNormEpsIgnored(KnownBad):
     description = "config.layer_norm_eps is ignored: LayerNorm always uses BERT's default 1e-12"
     kills = ("numerics.float64.BertModel", "golden.model.layer_norm_eps-float64", "heads.common.embeddings")
     probe = Probe(config={"layer_norm_eps": 1e-3})
@@ -80,7 +80,7 @@ class LayerNormEpsIgnored(Mutant):
             set_attribute(norm, "eps", 1e-12)
 
 
-class LayerNormUnbiased(Mutant):
+class LayerNormUnbiased(KnownBad):
     description = "LayerNorm divides by the unbiased variance (n - 1) instead of the biased one (n)"
     kills = ("core.forward.last_hidden_state", "numerics.float64.BertModel", "golden.model.tiny-float64")
     probe = Probe()
@@ -108,7 +108,7 @@ def _gelu_polynomial(x: torch.Tensor) -> torch.Tensor:
     return 0.5 * x * (1.0 + _erf_polynomial(x / math.sqrt(2.0)))
 
 
-class GeluTanh(Mutant):
+class GeluTanh(KnownBad):
     description = 'hidden_act "gelu" computed with the tanh approximation (that is "gelu_new")'
     kills = ("core.forward.last_hidden_state", "numerics.float64.BertModel", "golden.model.tiny-float64",
              "golden.masked_lm.act.gelu-float64", "config.hidden_act.gelu")
@@ -119,7 +119,7 @@ class GeluTanh(Mutant):
             set_activation(module, _gelu_tanh)
 
 
-class GeluPolynomial(Mutant):
+class GeluPolynomial(KnownBad):
     description = 'hidden_act "gelu" with erf from a 1.5e-7 polynomial: invisible in float32, not in float64'
     kills = ("numerics.float64.BertModel", "golden.model.tiny-float64", "golden.masked_lm.act.gelu-float64",
              "config.hidden_act.gelu")
@@ -131,7 +131,7 @@ class GeluPolynomial(Mutant):
             set_activation(module, _gelu_polynomial)
 
 
-class HiddenActIgnored(Mutant):
+class HiddenActIgnored(KnownBad):
     description = "config.hidden_act is ignored: every model uses the exact GELU"
     kills = ("numerics.float64.BertModel", "golden.masked_lm.act.relu-float64",
              "golden.masked_lm.act.tanh-float64", "config.hidden_act.relu", "config.hidden_act.tanh",
@@ -142,7 +142,7 @@ class HiddenActIgnored(Mutant):
         set_activation(module, F.gelu)
 
 
-class FfnResidualDropped(Mutant):
+class FfnResidualDropped(KnownBad):
     description = "the feed-forward block drops its residual: LayerNorm(W2 act(W1 a)) instead of LayerNorm(... + a)"
     kills = ("core.forward.last_hidden_state", "numerics.float64.BertModel", "golden.model.tiny-float64",
              "config.behaviour.chunk_size_feed_forward.equivalent")
@@ -151,7 +151,7 @@ class FfnResidualDropped(Mutant):
     def mutate(self, module: Any, config: dict) -> None:
         outputs = instances(module, anchor(ref_model, "BertOutput"))
         if not outputs:
-            raise MutantError(f"no BertOutput in {type(module).__name__}")
+            raise KnownBadError(f"no BertOutput in {type(module).__name__}")
         for out in outputs:
             anchor(out, "forward", params=("hidden_states", "input_tensor"))
             dense, dropout, norm = anchor(out, "dense"), anchor(out, "dropout"), anchor(out, "LayerNorm")

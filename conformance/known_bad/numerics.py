@@ -10,10 +10,10 @@ from typing import Any
 
 import numpy as np
 
-from bert_conformance.mutants._base import BadPort, entries, register, resolver
+from bert_conformance.known_bad._base import KnownBadPort, entries, register, resolver
 
 
-class AttentionScaleByHiddenSize(BadPort):
+class AttentionScaleByHiddenSize(KnownBadPort):
     description = "attention scores are scaled by hidden_size ** -0.5 instead of head_dim ** -0.5"
     kills = ("numerics.float64.BertModel", "numerics.float32.BertModel", "numerics.float64.BertForMaskedLM")
 
@@ -24,7 +24,7 @@ class AttentionScaleByHiddenSize(BadPort):
         return super().load(head, config, scaled, **kwargs)
 
 
-class LayerNormEpsFixed(BadPort):
+class LayerNormEpsFixed(KnownBadPort):
     description = "every LayerNorm uses eps 1e-5 whatever config.layer_norm_eps says"
     kills = ("numerics.float64.BertModel", "numerics.float64.BertForSequenceClassification")
 
@@ -32,7 +32,7 @@ class LayerNormEpsFixed(BadPort):
         return super().load(head, {**config, "layer_norm_eps": 1e-5}, state_dict, **kwargs)
 
 
-class TokenTypeEmbeddingsDropped(BadPort):
+class TokenTypeEmbeddingsDropped(KnownBadPort):
     description = "token_type_ids are accepted but their embeddings never added (a DistilBERT-style embedding)"
     kills = ("numerics.float64.BertModel", "numerics.float32.BertModel", "numerics.float16.BertModel",
              "numerics.bfloat16.BertModel")

@@ -6,12 +6,12 @@ from typing import Any
 
 import numpy as np
 
-from bert_conformance.mutants._base import BadPort, Model, entries, register, resolver
+from bert_conformance.known_bad._base import KnownBadPort, Model, entries, register, resolver
 
 MLM_HEADS = ("BertForPreTraining", "BertLMHeadModel", "BertForMaskedLM")
 
 
-class IgnoresAttentionMask(BadPort):
+class IgnoresAttentionMask(KnownBadPort):
     description = "attention_mask is accepted but never applied (padding attends)"
     kills = ("properties.padding_invariance-BertModel", "properties.masked_keys-BertModel")
 
@@ -20,7 +20,7 @@ class IgnoresAttentionMask(BadPort):
         return model.inner.forward(inputs, **options)
 
 
-class MaskSkippedWhenFirstRowFull(BadPort):
+class MaskSkippedWhenFirstRowFull(KnownBadPort):
     description = "the padding mask is skipped when the first row has no padding (a fast path checking row 0)"
     kills = ("properties.batch_invariance-BertModel",)
 
@@ -31,7 +31,7 @@ class MaskSkippedWhenFirstRowFull(BadPort):
         return model.inner.forward(inputs, **options)
 
 
-class MaskEqualsOne(BadPort):
+class MaskEqualsOne(KnownBadPort):
     description = "the mask is read as `mask == 1`, so values like 2 or 0.5 mean padding"
     kills = ("properties.attention_mask.nonzero-BertModel",)
 
@@ -41,7 +41,7 @@ class MaskEqualsOne(BadPort):
         return model.inner.forward(inputs, **options)
 
 
-class FloatMaskAdditive(BadPort):
+class FloatMaskAdditive(KnownBadPort):
     description = "a floating-point 2-D mask is added to the attention scores instead of read as boolean"
     kills = ("properties.attention_mask.float-BertModel",)
 
@@ -52,7 +52,7 @@ class FloatMaskAdditive(BadPort):
         return model.inner.forward(inputs, **options)
 
 
-class OmittedTokenTypesAddNothing(BadPort):
+class OmittedTokenTypesAddNothing(KnownBadPort):
     description = "omitted token_type_ids add no token-type embedding (instead of type 0's)"
     kills = ("properties.token_type_ids.omitted-BertModel",)
 
@@ -68,7 +68,7 @@ class OmittedTokenTypesAddNothing(BadPort):
         return inner.forward(inputs, **options)
 
 
-class PositionsFromOne(BadPort):
+class PositionsFromOne(KnownBadPort):
     description = "omitted position_ids start at 1 (a padding_idx + 1 offset, as in RoBERTa)"
     kills = ("properties.position_ids.omitted-BertModel",)
 
@@ -79,7 +79,7 @@ class PositionsFromOne(BadPort):
         return model.inner.forward(inputs, **options)
 
 
-class SdpaIgnoresPadding(BadPort):
+class SdpaIgnoresPadding(KnownBadPort):
     description = "the sdpa path drops the padding mask (eager applies it)"
     kills = ("properties.eager_vs_sdpa-BertModel",)
 
@@ -94,7 +94,7 @@ class SdpaIgnoresPadding(BadPort):
         return model.inner.forward(inputs, **options)
 
 
-class DropoutInEval(BadPort):
+class DropoutInEval(KnownBadPort):
     description = "the model is left in training mode: dropout is active"
     kills = (
         "properties.eval.deterministic-BertModel",
@@ -109,7 +109,7 @@ class DropoutInEval(BadPort):
         return model
 
 
-class PredictionBiasAddedTwice(BadPort):
+class PredictionBiasAddedTwice(KnownBadPort):
     description = "cls.predictions.bias is added again on top of the (tied) decoder bias"
     kills = tuple(f"properties.weight_tying-{head}" for head in MLM_HEADS)
 
@@ -122,7 +122,7 @@ class PredictionBiasAddedTwice(BadPort):
         return outputs
 
 
-class DecoderBiasNotTied(BadPort):
+class DecoderBiasNotTied(KnownBadPort):
     description = "the decoder uses its own zero-initialised bias, not cls.predictions.bias"
     kills = tuple(f"properties.weight_tying-{head}" for head in MLM_HEADS)
 

@@ -13,10 +13,10 @@ from typing import Any
 import torch
 
 from bert_conformance.adapters.reference_tiers import ReferenceInt8
-from bert_conformance.mutants._base import BadPort, Model, anchor, register, resolver
+from bert_conformance.known_bad._base import KnownBadPort, Model, anchor, register, resolver
 
 
-class _Int8Port(BadPort):
+class _Int8Port(KnownBadPort):
     """``reference-int8`` as a known-bad base: capabilities and loading of the correct int8 port."""
 
     def capabilities(self) -> dict[str, Any]:

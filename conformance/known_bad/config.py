@@ -7,11 +7,11 @@ from typing import Any
 
 import numpy as np
 
-from bert_conformance.mutants._base import BadPort, Model, entries, register, resolver
-from bert_conformance.mutants.numerics import AttentionScaleByHiddenSize
+from bert_conformance.known_bad._base import KnownBadPort, Model, entries, register, resolver
+from bert_conformance.known_bad.numerics import AttentionScaleByHiddenSize
 
 
-class EpsDefaultTorch(BadPort):
+class EpsDefaultTorch(KnownBadPort):
     description = "a config without layer_norm_eps gets torch's LayerNorm default 1e-5 instead of BERT's 1e-12"
     kills = ("config.default.layer_norm_eps",)
 
@@ -19,7 +19,7 @@ class EpsDefaultTorch(BadPort):
         return super().load(head, {"layer_norm_eps": 1e-5, **config}, state_dict, **kwargs)
 
 
-class GeluTanh(BadPort):
+class GeluTanh(KnownBadPort):
     description = 'hidden_act "gelu" (and the omitted default) runs the tanh approximation, not the exact erf GELU'
     # not config.default.hidden_act: the omitted default behaves as "gelu" written out, as it must; the bug
     # is what "gelu" computes, and the clause about that kills it
@@ -31,7 +31,7 @@ class GeluTanh(BadPort):
         return super().load(head, config, state_dict, **kwargs)
 
 
-class VocabDefault30000(BadPort):
+class VocabDefault30000(KnownBadPort):
     description = "a config without vocab_size gets 30000 rows (a rounded default), not 30522"
     kills = ("config.default.vocab_size",)
 
@@ -39,7 +39,7 @@ class VocabDefault30000(BadPort):
         return super().load(head, {"vocab_size": 30000, **config}, state_dict, **kwargs)
 
 
-class RequiresInitializerRange(BadPort):
+class RequiresInitializerRange(KnownBadPort):
     description = "config['initializer_range'] is read unconditionally: a config without it fails to load"
     kills = ("config.default.initializer_range",)
 
@@ -48,7 +48,7 @@ class RequiresInitializerRange(BadPort):
         return super().load(head, config, state_dict, **kwargs)
 
 
-class NoHeadDivisibilityCheck(BadPort):
+class NoHeadDivisibilityCheck(KnownBadPort):
     description = "hidden_size not divisible by num_attention_heads is accepted (heads silently reduced)"
     kills = ("config.constraint.hidden_size_divisible_by_heads", "config.behaviour.hidden_size_check_at_model_init")
 
@@ -59,7 +59,7 @@ class NoHeadDivisibilityCheck(BadPort):
         return super().load(head, config, state_dict, **kwargs)
 
 
-class CrossAttentionImpliesDecoder(BadPort):
+class CrossAttentionImpliesDecoder(KnownBadPort):
     description = "add_cross_attention without is_decoder is accepted (the port turns the decoder on itself)"
     kills = ("config.constraint.cross_attention_requires_decoder",)
 
@@ -69,7 +69,7 @@ class CrossAttentionImpliesDecoder(BadPort):
         return super().load(head, config, state_dict, **kwargs)
 
 
-class PaddingIdxIgnored(BadPort):
+class PaddingIdxIgnored(KnownBadPort):
     description = "the word embedding has no padding_idx: the pad_token_id row receives gradients"
     kills = ("config.default.pad_token_id", "config.behaviour.pad_token_id.padding_idx")
 
@@ -77,7 +77,7 @@ class PaddingIdxIgnored(BadPort):
         return super().load(head, {**config, "pad_token_id": None}, state_dict, **kwargs)
 
 
-class RejectsUnknownKeys(BadPort):
+class RejectsUnknownKeys(KnownBadPort):
     description = "unknown config keys are errors, so an old config with position_embedding_type fails to load"
     kills = ("config.behaviour.position_embedding_type.removed",)
 
@@ -87,7 +87,7 @@ class RejectsUnknownKeys(BadPort):
         return super().load(head, config, state_dict, **kwargs)
 
 
-class LenientTypes(BadPort):
+class LenientTypes(KnownBadPort):
     description = 'config values are coerced: hidden_size "32" is read as 32 instead of rejected'
     kills = ("config.behaviour.strict_types",)
 
@@ -96,7 +96,7 @@ class LenientTypes(BadPort):
         return super().load(head, config, state_dict, **kwargs)
 
 
-class UntiedLogitsUsePredictionBias(BadPort):
+class UntiedLogitsUsePredictionBias(KnownBadPort):
     description = "with tie_word_embeddings false the logits still add cls.predictions.bias, not decoder.bias"
     kills = ("config.behaviour.tie_word_embeddings.decoder_bias",)
 
@@ -106,7 +106,7 @@ class UntiedLogitsUsePredictionBias(BadPort):
         return super().load(head, config, state_dict, **kwargs)
 
 
-class HiddenStatesByDefault(BadPort):
+class HiddenStatesByDefault(KnownBadPort):
     description = "a config without output_hidden_states returns the hidden states anyway"
     kills = ("config.default.output_hidden_states",)
 
@@ -116,7 +116,7 @@ class HiddenStatesByDefault(BadPort):
         return model.inner.forward(inputs, **options)
 
 
-class NumLabelsIgnoresId2label(BadPort):
+class NumLabelsIgnoresId2label(KnownBadPort):
     description = "num_labels comes only from the num_labels key: an id2label of 3 labels still gives 2"
     kills = ("config.behaviour.num_labels.id2label",)
 

@@ -7,11 +7,11 @@ from typing import Any
 
 import numpy as np
 
-from bert_conformance.mutants._base import BadPort, entries, register, resolver
+from bert_conformance.known_bad._base import KnownBadPort, entries, register, resolver
 from bert_reference.data import make_nsp_pairs, mask_tokens
 
 
-class DataBadPort(BadPort):
+class DataKnownBadPort(KnownBadPort):
     """The reference data functions; :meth:`masking` gives mask_tokens' keyword arguments."""
 
     def mask_tokens(self, input_ids, special_tokens_mask, *, vocab_size, mask_token_id, seed):
@@ -24,7 +24,7 @@ class DataBadPort(BadPort):
         return {}
 
 
-class MaskTwentyPercent(DataBadPort):
+class MaskTwentyPercent(DataKnownBadPort):
     description = "selects 20 % of the tokens instead of 15 %"
     kills = ("labels.data.mlm_masking-selection",)
 
@@ -32,7 +32,7 @@ class MaskTwentyPercent(DataBadPort):
         return {"mlm_probability": 0.2}
 
 
-class AlwaysMask(DataBadPort):
+class AlwaysMask(DataKnownBadPort):
     description = "every selected token becomes [MASK] (no 10 % random, no 10 % kept)"
     kills = ("labels.data.mlm_masking-replacement", "labels.data.mlm_masking-random_ids")
 
@@ -40,7 +40,7 @@ class AlwaysMask(DataBadPort):
         return {"mask_replace_prob": 1.0, "random_replace_prob": 0.0}
 
 
-class MasksSpecialTokens(DataBadPort):
+class MasksSpecialTokens(DataKnownBadPort):
     description = "ignores special_tokens_mask: [CLS], [SEP] and [PAD] can be selected"
     kills = ("labels.data.mlm_masking-never_masked",)
 
@@ -48,7 +48,7 @@ class MasksSpecialTokens(DataBadPort):
         return {"special_tokens_mask": None}
 
 
-class LabelsZero(DataBadPort):
+class LabelsZero(DataKnownBadPort):
     description = "unselected positions get label 0 instead of -100"
     kills = (  # every position then looks selected
         "labels.data.mlm_masking-labels",
@@ -62,7 +62,7 @@ class LabelsZero(DataBadPort):
         return masked, np.where(labels == -100, 0, labels)
 
 
-class RandomIdsSkipSpecials(DataBadPort):
+class RandomIdsSkipSpecials(DataKnownBadPort):
     description = "random replacement ids drawn from [5, vocab_size): special ids never drawn"
     kills = ("labels.data.mlm_masking-random_ids",)
 
@@ -76,7 +76,7 @@ class RandomIdsSkipSpecials(DataBadPort):
         return masked, labels
 
 
-class NspLabelsInverted(BadPort):
+class NspLabelsInverted(KnownBadPort):
     description = "next-sentence label 1 for the true continuation and 0 for a random sentence"
     kills = ("labels.data.nsp_pairs-label_meaning",)
 
@@ -84,7 +84,7 @@ class NspLabelsInverted(BadPort):
         return [(a, b, 1 - label) for a, b, label in make_nsp_pairs(documents, generator=seed)]
 
 
-class NspQuarterRandom(BadPort):
+class NspQuarterRandom(KnownBadPort):
     description = "one pair in four takes a random sentence (label 1) instead of one in two"
     kills = ("labels.data.nsp_pairs-random_fraction",)
 

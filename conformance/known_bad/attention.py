@@ -10,9 +10,9 @@ from typing import Any
 
 import torch
 
-from bert_conformance.mutants._base import (
-    Mutant,
-    MutantError,
+from bert_conformance.known_bad._base import (
+    KnownBad,
+    KnownBadError,
     anchor,
     instances,
     register,
@@ -20,7 +20,7 @@ from bert_conformance.mutants._base import (
     set_attribute,
     wrap_method,
 )
-from bert_conformance.mutants.probe import Probe
+from bert_conformance.known_bad.probe import Probe
 from bert_reference import attention as ref_attention
 from bert_reference import model as ref_model
 
@@ -34,7 +34,7 @@ def attention_layers(module: Any, *, cross: bool = True) -> list[Any]:
     cls = anchor(ref_model, "BertSelfAttention")
     layers = instances(module, cls, exact=not cross)
     if not layers:
-        raise MutantError(f"no {cls.__name__} in {type(module).__name__}")
+        raise KnownBadError(f"no {cls.__name__} in {type(module).__name__}")
     return layers
 
 
@@ -57,7 +57,7 @@ def capture_attention_mask(module: Any) -> dict[str, Any]:
     return seen
 
 
-class ScaleMissing(Mutant):
+class ScaleMissing(KnownBad):
     description = "attention scores are not scaled by 1/sqrt(head_dim)"
     kills = ("core.forward.last_hidden_state", "numerics.float64.BertModel", "golden.model.tiny-float64")
     probe = Probe()
@@ -67,7 +67,7 @@ class ScaleMissing(Mutant):
             set_attribute(layer, "scaling", 1.0)
 
 
-class ScaleOneOverD(Mutant):
+class ScaleOneOverD(KnownBad):
     description = "attention scores are scaled by 1/head_dim instead of 1/sqrt(head_dim)"
     kills = ("core.forward.last_hidden_state", "numerics.float64.BertModel", "golden.model.tiny-float64")
     probe = Probe()
@@ -77,7 +77,7 @@ class ScaleOneOverD(Mutant):
             set_attribute(layer, "scaling", 1.0 / anchor(layer, "attention_head_size"))
 
 
-class MaskPolarityInverted(Mutant):
+class MaskPolarityInverted(KnownBad):
     description = "attention_mask read with the wrong polarity: 1 is taken as padding and 0 as a token"
     kills = ("core.forward.last_hidden_state", "numerics.float64.BertModel", "golden.model.small-float64",
              "properties.padding_invariance-BertModel")
@@ -95,7 +95,7 @@ class MaskPolarityInverted(Mutant):
             bert.register_forward_pre_hook(invert, with_kwargs=True)
 
 
-class MaskOnQueryAxis(Mutant):
+class MaskOnQueryAxis(KnownBad):
     description = "the padding mask is broadcast over the query axis ([b, 1, L, 1]) instead of the key axis"
     kills = ("core.forward.last_hidden_state", "numerics.float64.BertModel", "golden.model.heavy_right_padding-float64",
              "properties.padding_invariance-BertModel", "properties.masked_keys-BertModel")
@@ -117,7 +117,7 @@ class MaskOnQueryAxis(Mutant):
             wrap_method(layer, "attend", make, params=ATTEND)
 
 
-class HeadsTransposed(Mutant):
+class HeadsTransposed(KnownBad):
     description = "heads split as [.., head_dim, heads] (and merged back the same way): wrong features per head"
     kills = ("core.forward.last_hidden_state", "numerics.float64.BertModel", "golden.model.tiny-float64")
     probe = Probe()
@@ -131,7 +131,7 @@ class HeadsTransposed(Mutant):
                 lambda x: x.permute(0, 2, 3, 1).reshape(x.shape[0], x.shape[2], -1)))
 
 
-class SoftmaxOverQueries(Mutant):
+class SoftmaxOverQueries(KnownBad):
     description = "attention probabilities normalised over the query axis (softmax dim -2) instead of the keys"
     kills = ("core.forward.last_hidden_state", "numerics.float64.BertModel", "golden.model.tiny-float64",
              "heads.common.attentions")
@@ -163,7 +163,7 @@ def softmax_over(layer: Any, dim: int) -> Any:
     return attend
 
 
-class CausalOffByOne(Mutant):
+class CausalOffByOne(KnownBad):
     description = "the decoder's causal mask is off by one: each position also attends to the next token"
     kills = ("decoder.causal-BertModel", "decoder.causal-BertLMHeadModel",
              "golden.lm_head.cache_steps-float64", "config.behaviour.is_decoder.causal")
@@ -204,7 +204,7 @@ def change_mask_and_positions(module: Any, change: Any) -> None:
         bert.register_forward_pre_hook(hook, with_kwargs=True)
 
 
-class PackingIgnored(Mutant):
+class PackingIgnored(KnownBad):
     description = "position_ids without an attention_mask never pack sequences (transformers before 5.25)"
     kills = ("heads.common.packed_sequences", "golden.model.packed_sequences-float64")
     probe = Probe(pad="none", positions="packed")
@@ -218,7 +218,7 @@ class PackingIgnored(Mutant):
         change_mask_and_positions(module, unpacked)
 
 
-class PackingDespiteMask(Mutant):
+class PackingDespiteMask(KnownBad):
     description = "position_ids that restart pack sequences even when an attention_mask is given (it is dropped)"
     kills = ("heads.common.packed_sequences", "golden.model.position_ids-float64")
     probe = Probe(pad="right", positions="packed")
@@ -232,7 +232,7 @@ class PackingDespiteMask(Mutant):
         change_mask_and_positions(module, packed)
 
 
-class CrossAttentionUsesSelfKeys(Mutant):
+class CrossAttentionUsesSelfKeys(KnownBad):
     description = "cross-attention takes its keys/values from the decoder's hidden states, not the encoder's"
     kills = ("golden.lm_head.cross_attention-float64", "decoder.cross_attention.mask-BertLMHeadModel",
              "config.behaviour.add_cross_attention.layers")

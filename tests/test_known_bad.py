@@ -1,17 +1,17 @@
-"""The suite can fail: every known-bad port in ``bert_conformance.mutants`` is killed by the clauses it names.
+"""The suite can fail: every known-bad port in ``bert_conformance.known_bad`` is killed by the clauses it names.
 
 - The reference passes every clause of every clause module (one test per module: together one run of the
   whole suite; the optional activations it refuses are "not claimed"); every test id a port names exists
   (pytest --collect-only).
 - Each port is first verified (its anchors exist and its bug changes the outputs of its probe: an ERROR at
-  setup otherwise), then run with ``--bert-impl bert_conformance.mutants:<id>`` on only the test ids it names
+  setup otherwise), then run with ``--bert-impl bert_conformance.known_bad:<id>`` on only the test ids it names
   (``-k``), and the ``--bert-report`` JSON must say ``fail`` for every one of its ``kills`` and ``pass`` for
   every one of its ``hides_in`` (where the bug hides: float32 noise, or a known gap in the suite).
 - docs/traceability.md is what tools/traceability.py generates from the corpus.
 
-One test per port, so ``pytest -n 2 tests/test_mutants.py`` spreads them. Runs are in-process (pytester) with
+One test per port, so ``pytest -n 2 tests/test_known_bad.py`` spreads them. Runs are in-process (pytester) with
 the ``ci`` hypothesis profile, which does not shrink: a failing clause stops at its first falsifying example.
-Set ``BERT_MUTANTS_RESULTS=DIR`` to keep each port's observed statuses as ``DIR/<id>.json``
+Set ``BERT_KNOWN_BAD_RESULTS=DIR`` to keep each port's observed statuses as ``DIR/<id>.json``
 (``python tools/traceability.py --results DIR`` then reports them).
 """
 
@@ -33,11 +33,11 @@ import bert_conformance.clauses._property_helpers  # noqa: F401
 import bert_conformance.golden  # noqa: F401
 import bert_conformance.spec  # noqa: F401
 from bert_conformance import profiles
-from bert_conformance.mutants import CORPUS, MutantError, verify
-from bert_conformance.mutants._base import Mutant, set_attribute
-from bert_conformance.mutants.attention import attention_layers
-from bert_conformance.mutants.probe import Probe
-from bert_conformance.mutants.selection import all_clause_paths, clause_paths
+from bert_conformance.known_bad import CORPUS, KnownBadError, verify
+from bert_conformance.known_bad._base import KnownBad, set_attribute
+from bert_conformance.known_bad.attention import attention_layers
+from bert_conformance.known_bad.probe import Probe
+from bert_conformance.known_bad.selection import all_clause_paths, clause_paths
 from bert_conformance.spec import load_spec
 
 pytest_plugins = ["pytester"]
@@ -91,14 +91,14 @@ def test_every_named_test_id_exists(collected_test_ids):
     assert not unknown, f"known-bad ports name test ids the clause modules do not have: {unknown}"
 
 
-class _Renamed(Mutant):
+class _Renamed(KnownBad):
     id, description, probe = "test.renamed", "patches an attribute the reference does not have", Probe()
 
     def mutate(self, module: Any, config: dict) -> None:
         set_attribute(module.embeddings, "layer_norm", None)
 
 
-class _Equivalent(Mutant):
+class _Equivalent(KnownBad):
     id, description, probe = "test.equivalent", "sets the attention scaling to what it already is", Probe()
 
     def mutate(self, module: Any, config: dict) -> None:
@@ -106,7 +106,7 @@ class _Equivalent(Mutant):
             set_attribute(layer, "scaling", layer.attention_head_size**-0.5)
 
 
-class _Crashes(Mutant):
+class _Crashes(KnownBad):
     id, description, probe = "test.crashes", "breaks the feed-forward by accident", Probe()
 
     def mutate(self, module: Any, config: dict) -> None:
@@ -118,8 +118,8 @@ class _Crashes(Mutant):
     (_Equivalent, r"equivalent to the reference on its probe"),
     (_Crashes, r"raised TypeError on its probe"),
 ])
-def test_a_bad_port_that_no_longer_applies_is_an_error(port, message):
-    with pytest.raises(MutantError, match=message):
+def test_a_known_bad_port_that_no_longer_applies_is_an_error(port, message):
+    with pytest.raises(KnownBadError, match=message):
         verify(port)
 
 
@@ -136,7 +136,7 @@ def test_known_bad_port_is_killed(verified, pytester):
     port, started = verified, time.perf_counter()
     named = (*port.kills, *port.hides_in)
     result, data = run_suite(
-        pytester, f"bert_conformance.mutants:{port.id}", clause_paths(named), "-k", " or ".join(named),
+        pytester, f"bert_conformance.known_bad:{port.id}", clause_paths(named), "-k", " or ".join(named),
         *port.run_args,
     )
     found = {test_id: data["clauses"].get(test_id, {}).get("status", "not run") for test_id in named}
@@ -152,7 +152,7 @@ def test_known_bad_port_is_killed(verified, pytester):
 
 
 def _keep(port_id: str, found: dict[str, str], seconds: float) -> None:
-    folder = os.environ.get("BERT_MUTANTS_RESULTS")
+    folder = os.environ.get("BERT_KNOWN_BAD_RESULTS")
     if folder:
         Path(folder).mkdir(parents=True, exist_ok=True)
         text = json.dumps({"id": port_id, "statuses": found, "seconds": round(seconds, 2)}, indent=1)

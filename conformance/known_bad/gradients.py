@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from bert_conformance.mutants._base import BadPort, Model, entries, register, resolver
+from bert_conformance.known_bad._base import KnownBadPort, Model, entries, register, resolver
 
 TIED_HEADS = ("BertForPreTraining", "BertLMHeadModel", "BertForMaskedLM")
 LOSS_HEADS = (*TIED_HEADS, "BertForNextSentencePrediction", "BertForSequenceClassification",
@@ -18,7 +18,7 @@ WORD_EMBEDDINGS = "bert.embeddings.word_embeddings.weight"
 DECODER_WEIGHT = "cls.predictions.decoder.weight"
 
 
-class TiedCopyGradient(BadPort):
+class TiedCopyGradient(KnownBadPort):
     description = "the decoder holds a copy of the word embeddings: each name gets only its own use's gradient"
     kills = tuple(f"gradients.{head}-{head}" for head in TIED_HEADS)
 
@@ -39,7 +39,7 @@ class TiedCopyGradient(BadPort):
         return model.inner.untied.gradients(inputs)
 
 
-class SumInsteadOfMean(BadPort):
+class SumInsteadOfMean(KnownBadPort):
     description = "the backward pass differentiates the summed loss, not the mean (gradients scaled by the count)"
     kills = tuple(f"gradients.{head}-{head}" for head in LOSS_HEADS)
 
@@ -49,7 +49,7 @@ class SumInsteadOfMean(BadPort):
         return {name: grad * count for name, grad in model.inner.gradients(inputs).items()}
 
 
-class TiedTargetsMissing(BadPort):
+class TiedTargetsMissing(KnownBadPort):
     description = "gradients() lists each tensor once: the tied decoder names are missing"
     kills = tuple(f"gradients.{head}-{head}" for head in TIED_HEADS)
 
@@ -58,7 +58,7 @@ class TiedTargetsMissing(BadPort):
         return {k: v for k, v in grads.items() if not k.startswith("cls.predictions.decoder.")}
 
 
-class PositionEmbeddingsFrozen(BadPort):
+class PositionEmbeddingsFrozen(KnownBadPort):
     description = "position embeddings are a buffer, not a parameter: their gradient is zero"
     kills = tuple(f"gradients.{head}-{head}" for head in LOSS_HEADS)
 

@@ -12,8 +12,8 @@ from typing import Any
 import torch
 
 from bert_conformance.adapters._torch import TorchModel, torch_state_dict
-from bert_conformance.mutants._base import BadPort, Mutant, anchor, instances, register, resolver
-from bert_conformance.mutants.probe import Probe
+from bert_conformance.known_bad._base import KnownBad, KnownBadPort, anchor, instances, register, resolver
+from bert_conformance.known_bad.probe import Probe
 from bert_reference import HEAD_CLASSES as REFERENCE_HEADS
 from bert_reference import BertConfig
 from bert_reference import heads as ref_heads
@@ -21,7 +21,7 @@ from bert_reference import heads as ref_heads
 LAYER_NORM_PARAMETER = re.compile(r"LayerNorm\.(weight|bias|gamma|beta)$")
 
 
-class DecoderWeightUntied(Mutant):
+class DecoderWeightUntied(KnownBad):
     description = "the masked-LM decoder keeps its own freshly initialised weight instead of the word embeddings"
     kills = ("numerics.float64.BertForMaskedLM", "golden.masked_lm.labels-float64",
              "properties.weight_tying-BertForMaskedLM", "config.behaviour.tie_word_embeddings.decoder_bias",
@@ -38,7 +38,7 @@ class DecoderWeightUntied(Mutant):
             decoder.weight = torch.nn.Parameter(fresh.to(weight.dtype))  # a new tensor: the tie is broken
 
 
-class LayerNormNamesNonStrict(BadPort):
+class LayerNormNamesNonStrict(KnownBadPort):
     description = "LayerNorm parameters named gamma/beta in the port, file loaded with strict=False: 1 and 0 stay"
     kills = ("core.forward.last_hidden_state", "numerics.float64.BertModel", "golden.model.tiny-float64",
              "parameters.legacy.layernorm_gamma_beta")

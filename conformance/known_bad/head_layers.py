@@ -12,11 +12,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from bert_conformance.mutants._base import (
-    BadPort,
+from bert_conformance.known_bad._base import (
+    KnownBad,
+    KnownBadError,
+    KnownBadPort,
     Model,
-    Mutant,
-    MutantError,
     anchor,
     instances,
     register,
@@ -24,14 +24,14 @@ from bert_conformance.mutants._base import (
     set_attribute,
     with_loss,
 )
-from bert_conformance.mutants.probe import Probe
+from bert_conformance.known_bad.probe import Probe
 from bert_reference import heads as ref_heads
 from bert_reference import model as ref_model
 
 TOKEN_HEADS = ("BertForMaskedLM", "BertForTokenClassification")
 
 
-class PoolerNoTanh(Mutant):
+class PoolerNoTanh(KnownBad):
     description = "the pooler drops its tanh: pooled = W h[:, 0] + b"
     kills = ("core.forward.pooler_output", "numerics.float64.BertModel", "golden.model.tiny-float64",
              "heads.common.pooler_first_token")
@@ -42,7 +42,7 @@ class PoolerNoTanh(Mutant):
             set_attribute(pooler, "activation", torch.nn.Identity())
 
 
-class PoolerMeanOfTokens(Mutant):
+class PoolerMeanOfTokens(KnownBad):
     description = "the pooler averages every position (sentence-embedding style) instead of taking [CLS]"
     kills = ("core.forward.pooler_output", "numerics.float64.BertModel", "golden.model.tiny-float64",
              "heads.common.pooler_first_token")
@@ -55,7 +55,7 @@ class PoolerMeanOfTokens(Mutant):
             set_attribute(pooler, "forward", lambda hidden_states, d=dense, a=activation: a(d(hidden_states.mean(1))))
 
 
-class MlmTransformSkipped(Mutant):
+class MlmTransformSkipped(KnownBad):
     description = "the masked-LM head skips its transform (dense, activation, LayerNorm) before the decoder"
     kills = ("numerics.float64.BertForMaskedLM", "golden.masked_lm.labels-float64")
     probe = Probe(head="BertForMaskedLM")
@@ -65,7 +65,7 @@ class MlmTransformSkipped(Mutant):
             set_attribute(head, "transform", torch.nn.Identity())
 
 
-class QaStartEndSwapped(Mutant):
+class QaStartEndSwapped(KnownBad):
     description = "question answering splits qa_outputs as (end, start) instead of (start, end)"
     kills = ("numerics.float64.BertForQuestionAnswering", "golden.question_answering.positions-float64")
     probe = Probe(head="BertForQuestionAnswering")
@@ -75,13 +75,13 @@ class QaStartEndSwapped(Mutant):
             return
         linear = anchor(module, "qa_outputs")
         if linear.out_features != 2:
-            raise MutantError(f"qa_outputs has {linear.out_features} outputs, expected 2")
+            raise KnownBadError(f"qa_outputs has {linear.out_features} outputs, expected 2")
         with torch.no_grad():  # the same as unpacking the two logit columns the wrong way round
             linear.weight.copy_(linear.weight.flip(0))
             linear.bias.copy_(linear.bias.flip(0))
 
 
-class IgnoreIndexMinusOne(BadPort):
+class IgnoreIndexMinusOne(KnownBadPort):
     description = "token-level losses use ignore_index -1 (pytorch-pretrained-bert's convention), not -100"
     kills = ("labels.ignore_index-BertForMaskedLM", "labels.ignore_index-BertForTokenClassification",
              "golden.masked_lm.labels-float64")

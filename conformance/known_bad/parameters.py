@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 import bert_reference
-from bert_conformance.mutants._base import BadPort, Model, entries, register, resolver
+from bert_conformance.known_bad._base import KnownBadPort, Model, entries, register, resolver
 
 TIES = {"cls.predictions.decoder.weight": "bert.embeddings.word_embeddings.weight",
         "cls.predictions.decoder.bias": "cls.predictions.bias"}  # target -> source (parameters.yaml tied)
@@ -18,7 +18,7 @@ def _expected(head: str, config: dict) -> dict[str, Any]:
     return bert_reference.HEAD_CLASSES[head](bert_reference.BertConfig.from_dict(dict(config))).hf_state_dict()
 
 
-class LenientLoad(BadPort):
+class LenientLoad(KnownBadPort):
     description = "load_state_dict(strict=False): missing keys keep their fresh init and unexpected keys are dropped"
     kills = ("parameters.BertModel.keys", "parameters.BertForMaskedLM.keys", "parameters.group.pooler",
              "parameters.group.embeddings")
@@ -34,7 +34,7 @@ class LenientLoad(BadPort):
         return super().load(head, config, kept, **kwargs)
 
 
-class HeadKeysUnderPrefix(BadPort):
+class HeadKeysUnderPrefix(KnownBadPort):
     description = 'every key is read with the "bert." prefix stripped, so cls.* under bert.cls.* is accepted'
     kills = ("parameters.prefix",)
 
@@ -44,7 +44,7 @@ class HeadKeysUnderPrefix(BadPort):
         return super().load(head, config, state_dict, **kwargs)
 
 
-class ShapesTruncated(BadPort):
+class ShapesTruncated(KnownBadPort):
     description = "a weight larger than the parameter is sliced to fit instead of rejected"
     kills = ("parameters.group.embeddings", "parameters.group.encoder_layer", "parameters.group.mlm_head")
 
@@ -58,7 +58,7 @@ class ShapesTruncated(BadPort):
         return super().load(head, config, fitted, **kwargs)
 
 
-class NeedsTiedTargets(BadPort):
+class NeedsTiedTargets(KnownBadPort):
     description = "the decoder weight must be in the state dict: a saved file (tied targets absent) does not load"
     kills = ("parameters.saved.tied_targets_absent",)
 
@@ -68,7 +68,7 @@ class NeedsTiedTargets(BadPort):
         return super().load(head, config, state_dict, **kwargs)
 
 
-class UntiedFallsBackToTied(BadPort):
+class UntiedFallsBackToTied(KnownBadPort):
     description = "with tie_word_embeddings false a missing decoder weight or bias is copied from its tie source"
     kills = ("parameters.saved.untied_all_present",)
 
@@ -81,7 +81,7 @@ class UntiedFallsBackToTied(BadPort):
         return super().load(head, config, state_dict, **kwargs)
 
 
-class TieSourceRequired(BadPort):
+class TieSourceRequired(KnownBadPort):
     description = "a tied pair must come under its source name: a file holding only the target name fails"
     kills = ("parameters.saved.tied_load_symmetric",)
 
@@ -92,7 +92,7 @@ class TieSourceRequired(BadPort):
         return super().load(head, config, state_dict, **kwargs)
 
 
-class NoLegacyNames(BadPort):
+class NoLegacyNames(KnownBadPort):
     description = "LayerNorm.gamma / LayerNorm.beta (original TensorFlow names) are not renamed on load"
     kills = ("parameters.legacy.layernorm_gamma_beta",)
 
@@ -103,7 +103,7 @@ class NoLegacyNames(BadPort):
         return super().load(head, config, state_dict, **kwargs)
 
 
-class BufferKeysRejected(BadPort):
+class BufferKeysRejected(KnownBadPort):
     description = "embeddings.position_ids / token_type_ids in an old checkpoint are unexpected-key errors"
     kills = ("parameters.legacy.buffers_in_checkpoint",)
 
@@ -114,7 +114,7 @@ class BufferKeysRejected(BadPort):
         return super().load(head, config, state_dict, **kwargs)
 
 
-class PositionsFromOne(BadPort):
+class PositionsFromOne(KnownBadPort):
     description = "the default position_ids buffer is arange(1, max_position_embeddings + 1) (a padding offset)"
     kills = ("parameters.buffers.position_ids",)
 
@@ -126,7 +126,7 @@ class PositionsFromOne(BadPort):
         return model.inner.forward(inputs, **options)
 
 
-class StripsPrefixOnlyForHeads(BadPort):
+class StripsPrefixOnlyForHeads(KnownBadPort):
     description = 'a BertModel does not strip "bert." from a head checkpoint\'s keys'
     kills = ("parameters.legacy.prefix",)
 

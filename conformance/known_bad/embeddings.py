@@ -10,8 +10,8 @@ from typing import Any
 
 import torch
 
-from bert_conformance.mutants._base import (
-    Mutant,
+from bert_conformance.known_bad._base import (
+    KnownBad,
     anchor,
     instances,
     register,
@@ -19,13 +19,13 @@ from bert_conformance.mutants._base import (
     set_attribute,
     wrap_method,
 )
-from bert_conformance.mutants.probe import Probe
+from bert_conformance.known_bad.probe import Probe
 from bert_reference import model as ref_model
 
 EMBEDDINGS_FORWARD = ("input_ids", "token_type_ids", "position_ids", "inputs_embeds", "past_length")
 
 
-class TokenTypesIgnored(Mutant):
+class TokenTypesIgnored(KnownBad):
     description = "token_type_ids are ignored: every token gets the type-0 embedding"
     kills = ("core.forward.last_hidden_state", "numerics.float64.BertModel",
              "golden.model.type_vocab_4-float64", "golden.model.small-float64", "heads.common.embeddings")
@@ -38,7 +38,7 @@ class TokenTypesIgnored(Mutant):
                     input_ids, None, position_ids, inputs_embeds, past_length)), params=EMBEDDINGS_FORWARD)
 
 
-class LayerNormSkipped(Mutant):
+class LayerNormSkipped(KnownBad):
     description = "the embeddings skip their LayerNorm: word + position + token type go straight to layer 0"
     kills = ("core.forward.last_hidden_state", "numerics.float64.BertModel", "golden.model.tiny-float64",
              "heads.common.embeddings")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from bert_conformance.mutants._base import BadPort, register, resolver
+from bert_conformance.known_bad._base import KnownBadPort, register, resolver
 
 
-class CapabilitiesHeadTypo(BadPort):
+class CapabilitiesHeadTypo(KnownBadPort):
     description = 'capabilities() spells a head "BertForMaskedLm": the claim is invalid, only the core is assumed'
     kills = ("core.capabilities",)
 
@@ -16,7 +16,7 @@ class CapabilitiesHeadTypo(BadPort):
         return {**caps, "heads": [h.replace("MaskedLM", "MaskedLm") for h in caps["heads"]]}
 
 
-class LoadModelWithoutAttention(BadPort):
+class LoadModelWithoutAttention(KnownBadPort):
     description = "load_model() written against a contract without the attention= keyword (TypeError on load)"
     kills = ("core.load_model", "core.forward.last_hidden_state", "core.forward.pooler_output")
 

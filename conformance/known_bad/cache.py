@@ -10,16 +10,16 @@ from typing import Any
 
 import torch
 
-from bert_conformance.mutants._base import (
-    Mutant,
-    MutantError,
+from bert_conformance.known_bad._base import (
+    KnownBad,
+    KnownBadError,
     anchor,
     instances,
     register,
     resolver,
     wrap_method,
 )
-from bert_conformance.mutants.probe import Probe
+from bert_conformance.known_bad.probe import Probe
 from bert_reference import model as ref_model
 
 DECODER = {"is_decoder": True}
@@ -47,7 +47,7 @@ class _Appending:
 def patch_cache_append(module: Any, concat: Any) -> None:
     layers = instances(module, anchor(ref_model, "BertSelfAttention"), exact=True)
     if not layers:
-        raise MutantError(f"no BertSelfAttention in {type(module).__name__}")
+        raise KnownBadError(f"no BertSelfAttention in {type(module).__name__}")
     for layer in layers:
         wrap_method(layer, "forward", lambda original: (
             lambda hidden_states, mask, cache=None, need_weights=False: original(
@@ -55,7 +55,7 @@ def patch_cache_append(module: Any, concat: Any) -> None:
             params=SELF_ATTENTION_FORWARD)
 
 
-class ConcatWrongAxis(Mutant):
+class ConcatWrongAxis(KnownBad):
     description = "cached keys/values concatenated on the heads axis (dim 1) instead of the sequence axis"
     kills = ("decoder.cache.equivalence-BertModel", "decoder.cache.equivalence-BertLMHeadModel",
              "golden.lm_head.cache_steps-float64")
@@ -66,7 +66,7 @@ class ConcatWrongAxis(Mutant):
         patch_cache_append(module, lambda past, new: torch.cat([past, new], dim=1))
 
 
-class ConcatNewFirst(Mutant):
+class ConcatNewFirst(KnownBad):
     description = "cached keys/values concatenated new-before-past on the sequence axis"
     kills = ("decoder.cache.equivalence-BertModel", "decoder.cache.equivalence-BertLMHeadModel",
              "golden.lm_head.cache_steps-float64", "heads.omitted.new_cache")

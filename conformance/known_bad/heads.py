@@ -7,10 +7,10 @@ from typing import Any
 
 import numpy as np
 
-from bert_conformance.mutants._base import BadPort, Model, entries, register, resolver
+from bert_conformance.known_bad._base import KnownBadPort, Model, entries, register, resolver
 
 
-class AlphabeticalOutputs(BadPort):
+class AlphabeticalOutputs(KnownBadPort):
     description = "the output dict is built in sorted key order instead of the HF dataclass field order"
     kills = ("heads.BertModel.outputs.order", "heads.BertModel.outputs.tuple", "heads.BertForMaskedLM.outputs.order",
              "heads.BertForMaskedLM.outputs.tuple")
@@ -19,7 +19,7 @@ class AlphabeticalOutputs(BadPort):
         return dict(sorted(model.inner.forward(inputs, **options).items()))
 
 
-class HiddenStatesWithoutEmbeddings(BadPort):
+class HiddenStatesWithoutEmbeddings(KnownBadPort):
     description = "hidden_states holds only the layer outputs: the embedding output (entry 0) is missing"
     kills = ("heads.BertModel.outputs.hidden_states", "heads.common.hidden_states", "heads.common.embeddings",
              "heads.kwargs.output_hidden_states")
@@ -31,7 +31,7 @@ class HiddenStatesWithoutEmbeddings(BadPort):
         return outputs
 
 
-class PoolerLastToken(BadPort):
+class PoolerLastToken(KnownBadPort):
     description = "the pooler reads the last position (as in causal-LM poolers), not the first"
     kills = ("heads.common.pooler_first_token", "heads.BertModel.outputs.pooler_output")
 
@@ -45,7 +45,7 @@ class PoolerLastToken(BadPort):
         return outputs
 
 
-class IdsWinOverEmbeds(BadPort):
+class IdsWinOverEmbeds(KnownBadPort):
     description = "input_ids and inputs_embeds together are accepted (the embeddings are silently ignored)"
     kills = ("heads.common.input_exclusive", "heads.omitted.exactly_one_of_ids_embeds")
 
@@ -55,7 +55,7 @@ class IdsWinOverEmbeds(BadPort):
         return model.inner.forward(inputs, **options)
 
 
-class ScaledInputsEmbeds(BadPort):
+class ScaledInputsEmbeds(KnownBadPort):
     description = "inputs_embeds are multiplied by sqrt(hidden_size), as some encoders scale their embeddings"
     kills = ("heads.common.inputs_embeds_equivalence", "heads.BertModel.signature")
 
@@ -65,7 +65,7 @@ class ScaledInputsEmbeds(BadPort):
         return model.inner.forward(inputs, **options)
 
 
-class QALossFromOnePosition(BadPort):
+class QALossFromOnePosition(KnownBadPort):
     description = "QA computes a loss from start_positions alone (using them as end positions too)"
     kills = ("heads.BertForQuestionAnswering.outputs.loss",)
 
@@ -75,7 +75,7 @@ class QALossFromOnePosition(BadPort):
         return model.inner.forward(inputs, **options)
 
 
-class CacheNotReturned(BadPort):
+class CacheNotReturned(KnownBadPort):
     description = "the key/value cache is used but never returned to the caller"
     kills = ("heads.BertModel.outputs.cache", "heads.BertLMHeadModel.outputs.cache", "heads.BertLMHeadModel.outputs.tuple",
              "heads.omitted.new_cache")
@@ -86,7 +86,7 @@ class CacheNotReturned(BadPort):
         return outputs
 
 
-class PositionsClipped(BadPort):
+class PositionsClipped(KnownBadPort):
     description = "sequences longer than max_position_embeddings reuse the last position instead of failing"
     kills = ("heads.common.max_positions",)
 
@@ -98,7 +98,7 @@ class PositionsClipped(BadPort):
         return model.inner.forward(inputs, **options)
 
 
-class TokenTypesClipped(BadPort):
+class TokenTypesClipped(KnownBadPort):
     description = "token_type_ids outside [0, type_vocab_size) are clipped instead of rejected"
     kills = ("heads.common.token_type_out_of_range",)
 
@@ -108,7 +108,7 @@ class TokenTypesClipped(BadPort):
         return model.inner.forward(inputs, **options)
 
 
-class NegativeIdsWrap(BadPort):
+class NegativeIdsWrap(KnownBadPort):
     """ONNX ``Gather`` semantics: indices in [-n, n), so -1 is the last row (an exported graph does this)."""
 
     description = "negative input_ids and token_type_ids pick rows from the end of the table instead of failing"
@@ -122,7 +122,7 @@ class NegativeIdsWrap(BadPort):
         return model.inner.forward(inputs, **options)
 
 
-class BoolMask4dInverted(BadPort):
+class BoolMask4dInverted(KnownBadPort):
     description = "a boolean 4-D attention_mask is read as True = masked (the PyTorch key_padding_mask convention)"
     kills = ("heads.common.attention_mask_4d",)
 
@@ -134,7 +134,7 @@ class BoolMask4dInverted(BadPort):
         return model.inner.forward(inputs, **options)
 
 
-class AttentionsHeadsLast(BadPort):
+class AttentionsHeadsLast(KnownBadPort):
     description = "attention probabilities come back as [batch, query, heads, key] instead of [batch, heads, query, key]"
     kills = ("heads.common.attentions", "heads.BertModel.outputs.attentions", "heads.kwargs.output_attentions")
 
@@ -145,7 +145,7 @@ class AttentionsHeadsLast(BadPort):
         return outputs
 
 
-class CrossAttentionOnZeros(BadPort):
+class CrossAttentionOnZeros(KnownBadPort):
     description = "without encoder_hidden_states a cross-attention decoder attends to a zero encoder state"
     kills = ("heads.omitted.no_cross_attention",)
 

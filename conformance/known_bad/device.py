@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from bert_conformance.mutants._base import BadPort, Mutant, anchor, instances, register, resolver
-from bert_conformance.mutants.probe import Probe
+from bert_conformance.known_bad._base import KnownBad, KnownBadPort, anchor, instances, register, resolver
+from bert_conformance.known_bad.probe import Probe
 from bert_reference import model as ref_model
 
 
-class FusedKernelDropsPadding(Mutant):
+class FusedKernelDropsPadding(KnownBad):
     description = "(emulated CUDA) its fused attention kernel ignores the padding mask; the CPU path is right"
     kills = ("numerics.float64.BertModel", "golden.model.heavy_right_padding-float64",
              "properties.padding_invariance-BertModel")
@@ -28,7 +28,7 @@ class FusedKernelDropsPadding(Mutant):
         return {**caps, "devices": ["cpu", "cuda"]}
 
     def load(self, head: str, config: dict, state_dict: dict, *, device: str = "cpu", **kwargs: Any) -> Any:
-        model = BadPort.load(self, head, config, state_dict, device="cpu", **kwargs)  # "cuda" runs on the CPU
+        model = KnownBadPort.load(self, head, config, state_dict, device="cpu", **kwargs)  # "cuda" runs on the CPU
         if device == "cuda":
             self.mutate(model.module, config)
         return model

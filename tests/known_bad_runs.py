@@ -1,8 +1,8 @@
 """Running a clause module against a known-bad port (used by tests/test_clauses_*.py).
 
-The ports themselves moved to ``bert_conformance.mutants`` (one corpus: docs/mutants.md); ``BadPort``,
+The ports themselves moved to ``bert_conformance.known_bad`` (one corpus: docs/known-bad.md); ``KnownBadPort``,
 ``Model``, ``entries``, ``with_loss`` and ``Float32Only`` are re-exported from there for these tests and for
-``--bert-impl bad_ports._common:Float32Only``.
+``--bert-impl known_bad_runs:Float32Only``.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from bert_conformance.mutants._base import BadPort, Float32Only, Model, entries, with_loss  # noqa: F401
+from bert_conformance.known_bad._base import Float32Only, KnownBadPort, Model, entries, with_loss  # noqa: F401
 
 # --- running a clause module against a port (used by tests/test_clauses_*.py) --------------------------------
 

@@ -7,9 +7,17 @@ from typing import Any
 import numpy as np
 import torch
 
-from bert_conformance.mutants._base import BadPort, Model, Mutant, anchor, register, resolver, wrap_method
-from bert_conformance.mutants.attention import ATTEND, AttentionMask, attention_layers
-from bert_conformance.mutants.probe import Probe
+from bert_conformance.known_bad._base import (
+    KnownBad,
+    KnownBadPort,
+    Model,
+    anchor,
+    register,
+    resolver,
+    wrap_method,
+)
+from bert_conformance.known_bad.attention import ATTEND, AttentionMask, attention_layers
+from bert_conformance.known_bad.probe import Probe
 
 
 def cast_floats(value: Any, dtype: Any) -> Any:
@@ -21,7 +29,7 @@ def cast_floats(value: Any, dtype: Any) -> Any:
     return value
 
 
-class Float32Inside(BadPort):
+class Float32Inside(KnownBadPort):
     description = "claims float64 but computes in float32, casting the outputs up: invisible in float32 clauses"
     kills = ("numerics.float64.BertModel", "golden.model.tiny-float64", "gradients.BertForMaskedLM-BertForMaskedLM")
     hides_in = ("core.forward.last_hidden_state", "numerics.float32.BertModel", "golden.model.tiny-float32")
@@ -39,7 +47,7 @@ class Float32Inside(BadPort):
         return {k: cast_floats(v, np.float64) for k, v in grads.items()} if model.dtype == "float64" else grads
 
 
-class ReturnsFloat32(BadPort):
+class ReturnsFloat32(KnownBadPort):
     description = "a float64 model returns float32 arrays (the port casts its outputs to float32)"
     kills = ("numerics.float64.BertModel", "golden.model.tiny-float64")
     probe = Probe()
@@ -49,7 +57,7 @@ class ReturnsFloat32(BadPort):
         return {k: cast_floats(v, np.float32) for k, v in outputs.items()}
 
 
-class Fp16MaskOverflow(Mutant):
+class Fp16MaskOverflow(KnownBad):
     description = "additive mask (1 - mask) * float32 min cast to float16 is -inf: fully masked rows give NaN"
     kills = ("decoder.left_padding-BertLMHeadModel-float16", "decoder.left_padding-BertModel-float16",
              "decoder.left_padding-BertLMHeadModel-bfloat16", "decoder.left_padding-BertModel-bfloat16")

@@ -13,11 +13,11 @@ from typing import Any
 
 from tokenizers import decoders, processors
 
-from bert_conformance.mutants._base import BadPort, entries, register, resolver
+from bert_conformance.known_bad._base import KnownBadPort, entries, register, resolver
 from bert_reference.tokenizer import BertTokenizer
 
 
-class TokenizerBadPort(BadPort):
+class TokenizerKnownBadPort(KnownBadPort):
     """The reference tokenizer, its options or its pipeline changed by :meth:`change`."""
 
     def load_tokenizer(self, vocab_path: str, **options: Any) -> Any:
@@ -36,7 +36,7 @@ def _strip_follows_lowercase(options: dict[str, Any]) -> dict[str, Any]:
     return {**options, "strip_accents": options.get("do_lower_case", True) if strip is None else strip}
 
 
-class NoLowerCase(TokenizerBadPort):
+class NoLowerCase(TokenizerKnownBadPort):
     description = "ignores do_lower_case (never lower-cases; accents still stripped as requested)"
     kills = (
         "tokenizer.case.hf_doc_example-small",
@@ -50,7 +50,7 @@ class NoLowerCase(TokenizerBadPort):
         return {**_strip_follows_lowercase(options), "do_lower_case": False}
 
 
-class NoAccentStripping(TokenizerBadPort):
+class NoAccentStripping(TokenizerKnownBadPort):
     description = "never strips accents (strip_accents treated as false)"
     kills = (
         "tokenizer.case.accents_uncased-small",
@@ -65,7 +65,7 @@ class NoAccentStripping(TokenizerBadPort):
         return {**options, "strip_accents": False}
 
 
-class NoChineseCharSplit(TokenizerBadPort):
+class NoChineseCharSplit(TokenizerKnownBadPort):
     description = "ignores tokenize_chinese_chars (CJK ideographs stay inside words)"
     kills = (
         "tokenizer.case.cjk_words-small",
@@ -88,7 +88,7 @@ def _template(tok: BertTokenizer, pair: str) -> BertTokenizer:
     return tok
 
 
-class PairDoubleSeparator(TokenizerBadPort):
+class PairDoubleSeparator(TokenizerKnownBadPort):
     description = "pairs as [CLS] A [SEP] [SEP] B [SEP] (RoBERTa's template)"
     kills = (
         "tokenizer.case.pair-small",
@@ -103,7 +103,7 @@ class PairDoubleSeparator(TokenizerBadPort):
         return _template(tok, "{cls}:0 $A:0 {sep}:0 {sep}:0 $B:1 {sep}:1")
 
 
-class PairTypeIdsZero(TokenizerBadPort):
+class PairTypeIdsZero(TokenizerKnownBadPort):
     description = "token_type_ids all 0 for a pair (B and its [SEP] not marked 1)"
     kills = (
         "tokenizer.case.pair-small",
@@ -141,7 +141,7 @@ class _NoSpecialsInBudget(Wrapper):
         return self.inner(text, text_pair, **kwargs)
 
 
-class TruncationIgnoresSpecials(TokenizerBadPort):
+class TruncationIgnoresSpecials(TokenizerKnownBadPort):
     description = "truncation keeps max_length text tokens, [CLS]/[SEP] not counted"
     kills = (
         "tokenizer.case.truncate_single-small",
@@ -166,7 +166,7 @@ class _PythonLowerCase(Wrapper):
         return self.inner(text, text_pair, **kwargs)
 
 
-class PythonLowerCase(TokenizerBadPort):
+class PythonLowerCase(TokenizerKnownBadPort):
     description = "lower-cases the text with Python's str.lower() first (word-final sigma becomes ς)"
     kills = (
         "tokenizer.case.greek_sigma-small",
@@ -190,7 +190,7 @@ def _drop_controls(text: Any) -> Any:
     return "".join(c for c in text if c in "\t\n\r" or unicodedata.category(c) not in ("Cc", "Cf", "Co"))
 
 
-class PlatformUnicodeTables(TokenizerBadPort):
+class PlatformUnicodeTables(TokenizerKnownBadPort):
     description = "removes control/format characters by the running Python's Unicode tables, not Unicode 8.0"
     kills = (
         "tokenizer.unicode.tables",
@@ -202,7 +202,7 @@ class PlatformUnicodeTables(TokenizerBadPort):
         return _PlatformTables(tok)
 
 
-class NoDecoderCleanup(TokenizerBadPort):
+class NoDecoderCleanup(TokenizerKnownBadPort):
     description = "WordPiece decoder without cleanup (keeps the space before . ? ! ,)"
     kills = (
         "tokenizer.case.decode_wordpiece-small",
@@ -220,7 +220,7 @@ class _DropsInvalidIds(Wrapper):
         return self.inner.decode([i for i in ids if 0 <= i < len(self.inner)], **kwargs)
 
 
-class DecodeDropsInvalidIds(TokenizerBadPort):
+class DecodeDropsInvalidIds(TokenizerKnownBadPort):
     description = "decode silently drops ids outside the vocabulary (HF fast's behaviour)"
     kills = ("tokenizer.decode.invalid_ids", "tokenizer.legacy.decode_unknown_id")
 
@@ -235,7 +235,7 @@ class _PadsRagged(Wrapper):
         return self.inner(text, text_pair, **kwargs)
 
 
-class PadsRaggedTensors(TokenizerBadPort):
+class PadsRaggedTensors(TokenizerKnownBadPort):
     description = "return_tensors='np' on rows of different lengths pads them silently"
     kills = ("tokenizer.padding.ragged_tensors",)
 
@@ -243,7 +243,7 @@ class PadsRaggedTensors(TokenizerBadPort):
         return _PadsRagged(tok)
 
 
-class LenientVocab(TokenizerBadPort):
+class LenientVocab(TokenizerKnownBadPort):
     description = "reads vocab.txt like HF's Rust loader: lines trimmed, empty lines and repeats accepted"
     kills = ("tokenizer.vocab.duplicates", "tokenizer.vocab.ambiguous_lines")
 
@@ -257,7 +257,7 @@ class LenientVocab(TokenizerBadPort):
         return BertTokenizer({t: i for i, t in enumerate(tokens)}, **options)
 
 
-class Legacy(TokenizerBadPort):
+class Legacy(TokenizerKnownBadPort):
     """transformers.BertTokenizerLegacy, the pure-Python class (BERT's original tokenizer)."""
 
     description = "transformers.BertTokenizerLegacy: the original Python BERT tokenizer"

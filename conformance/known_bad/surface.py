@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from bert_conformance.mutants._base import BadPort, register, resolver
-from bert_conformance.mutants.layer import GeluTanh, LayerNormEpsIgnored
-from bert_conformance.mutants.probe import Probe
+from bert_conformance.known_bad._base import KnownBadPort, register, resolver
+from bert_conformance.known_bad.layer import GeluTanh, LayerNormEpsIgnored
+from bert_conformance.known_bad.probe import Probe
 
 # What an inference runtime typically serves: the non-declarable core only.
 CORE_SURFACE = {"inputs": [], "outputs": [], "activations": [], "padding": [], "attention_masks": [],
@@ -38,7 +38,7 @@ class CoreOnlyGeluTanh(CoreOnly, GeluTanh):
     kills = ("numerics.float64.BertModel", "config.hidden_act.gelu", "golden.model.tiny-float64")
 
 
-class DeclaredPositionIdsRaise(BadPort):
+class DeclaredPositionIdsRaise(KnownBadPort):
     description = "declares the position_ids input, then raises NotImplementedError when given it"
     kills = ("golden.model.position_ids-float64", "properties.position_ids.omitted-BertModel")
     probe = Probe(positions="packed")  # position_ids with a mask: they only select embeddings
@@ -50,7 +50,7 @@ class DeclaredPositionIdsRaise(BadPort):
         return super().forward(model, inputs, options)
 
 
-class DeclaredHiddenStatesMissing(BadPort):
+class DeclaredHiddenStatesMissing(KnownBadPort):
     description = "declares the hidden_states output, then returns none when asked for it"
     kills = ("numerics.float64.hidden_states", "golden.model.small.hidden_states-float64",
              "heads.common.hidden_states")

@@ -7,12 +7,12 @@ from typing import Any
 
 import numpy as np
 
-from bert_conformance.mutants._base import BadPort, Model, entries, register, resolver
+from bert_conformance.known_bad._base import KnownBadPort, Model, entries, register, resolver
 
 LM = "BertLMHeadModel"
 
 
-class NotCausal(BadPort):
+class NotCausal(KnownBadPort):
     description = "is_decoder is ignored: self-attention stays bidirectional"
     kills = ("decoder.causal-BertModel", "decoder.causal-BertLMHeadModel")
 
@@ -20,7 +20,7 @@ class NotCausal(BadPort):
         return super().load(head, {**config, "is_decoder": False}, state_dict, **kwargs)
 
 
-class LmHeadAlwaysCausal(BadPort):
+class LmHeadAlwaysCausal(KnownBadPort):
     description = "BertLMHeadModel is built as a causal decoder even with is_decoder false"
     kills = ("decoder.not_decoder_is_bidirectional-BertLMHeadModel",)
 
@@ -28,7 +28,7 @@ class LmHeadAlwaysCausal(BadPort):
         return super().load(head, {**config, "is_decoder": True} if head == LM else config, state_dict, **kwargs)
 
 
-class CachePositionsFromZero(BadPort):
+class CachePositionsFromZero(KnownBadPort):
     description = "with a cache, omitted position_ids restart at 0 instead of the cached length"
     kills = (
         "decoder.cache.equivalence-BertModel",
@@ -45,7 +45,7 @@ class CachePositionsFromZero(BadPort):
         return model.inner.forward(inputs, **options)
 
 
-class CacheIgnoresPastMask(BadPort):
+class CacheIgnoresPastMask(KnownBadPort):
     description = "with a cache, attention_mask is dropped: masked past positions are attended again"
     kills = ("decoder.cache.attention_mask-BertLMHeadModel",)
 
@@ -55,7 +55,7 @@ class CacheIgnoresPastMask(BadPort):
         return model.inner.forward(inputs, **options)
 
 
-class CrossMaskIgnored(BadPort):
+class CrossMaskIgnored(KnownBadPort):
     description = "encoder_attention_mask is accepted but cross-attention attends every encoder position"
     kills = ("decoder.cross_attention.mask-BertLMHeadModel",)
 
@@ -64,7 +64,7 @@ class CrossMaskIgnored(BadPort):
         return model.inner.forward(inputs, **options)
 
 
-class CrossMaskFromDecoderMask(BadPort):
+class CrossMaskFromDecoderMask(KnownBadPort):
     description = "an omitted encoder_attention_mask is taken from the decoder's attention_mask"
     kills = ("decoder.cross_attention.mask_omitted-BertLMHeadModel",)
 
@@ -82,7 +82,7 @@ class RecomputingCache:
     seen: dict[str, np.ndarray] = field(default_factory=dict)
 
 
-class CrossKeysRecomputed(BadPort):
+class CrossKeysRecomputed(KnownBadPort):
     description = "cached calls recompute cross-attention keys/values from the new encoder_hidden_states"
     kills = ("decoder.cross_attention.cache_reuse-BertLMHeadModel",)
 
@@ -103,7 +103,7 @@ class CrossKeysRecomputed(BadPort):
         return outputs
 
 
-class LogitsToKeepFirst(BadPort):
+class LogitsToKeepFirst(KnownBadPort):
     description = "logits_to_keep n keeps the first n positions instead of the last n"
     kills = ("decoder.logits_to_keep-BertLMHeadModel",)
 
@@ -116,7 +116,7 @@ class LogitsToKeepFirst(BadPort):
         return model.inner.forward(inputs, **options)
 
 
-class EncoderReturnsCache(BadPort):
+class EncoderReturnsCache(KnownBadPort):
     description = "an encoder returns a (useless) cache whenever use_cache=True is passed"
     kills = ("decoder.cache.encoder_no_cache-BertModel",)
 

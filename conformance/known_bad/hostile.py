@@ -12,11 +12,11 @@ from typing import Any
 
 import numpy as np
 
-from bert_conformance.mutants._base import BadPort, Model, register, resolver
-from bert_conformance.mutants.probe import Probe
+from bert_conformance.known_bad._base import KnownBadPort, Model, register, resolver
+from bert_conformance.known_bad.probe import Probe
 
 
-class MaskOnesInPlace(BadPort):
+class MaskOnesInPlace(KnownBadPort):
     description = "writes ones into the caller's attention_mask in place and so ignores the padding"
     kills = ("core.inputs_unchanged", "core.forward.last_hidden_state", "golden.model.heavy_right_padding-float64")
     probe = Probe()
@@ -28,7 +28,7 @@ class MaskOnesInPlace(BadPort):
         return model.inner.forward(inputs, **options)
 
 
-class ZeroesStateDict(BadPort):
+class ZeroesStateDict(KnownBadPort):
     description = "zeroes the state-dict arrays it is given in place, then loads the zeros"
     kills = ("core.inputs_unchanged", "core.forward.last_hidden_state", "golden.model.tiny-float64")
     probe = Probe()
@@ -53,7 +53,7 @@ class _Liar(np.ndarray):
         return self
 
 
-class LyingArrays(BadPort):
+class LyingArrays(KnownBadPort):
     description = "returns zeros as an ndarray subclass whose __sub__ is zero and whose astype returns itself"
     kills = ("core.forward.last_hidden_state", "core.forward.pooler_output", "golden.model.tiny-float64")
     probe = Probe()
