@@ -404,15 +404,6 @@ def _base(value: Any) -> Any:
     return value
 
 
-def _float32_loss_heads() -> frozenset[str]:
-    """Heads whose loss the spec computes from float32 logits whatever the model dtype (labels.yaml ``upcast``)."""
-    from bert_conformance.spec import load_spec
-
-    return frozenset(
-        head for clause in load_spec().labels.losses if clause.upcast == "float32" for head in clause.heads or ()
-    )
-
-
 @dataclass
 class CheckedModel:
     """A port's model whose outputs are checked at the boundary: a dict of numpy arrays of the loaded dtype.
@@ -470,8 +461,8 @@ class CheckedModel:
                 self._check(item, f"{what}[{i}]", name)
             return
         dtype = self.dtype
-        if name == "loss" and getattr(value, "dtype", None) == np.float32 and (
-            dtype in ("float16", "bfloat16") or (dtype == "float64" and self.head in _float32_loss_heads())
-        ):
-            dtype = "float32"
+        if name == "loss" and getattr(value, "dtype", None) == np.float32:
+            from bert_conformance.losses import loss_dtypes  # lazy: it loads the spec
+
+            dtype = "float32" if "float32" in loss_dtypes(self.head, dtype) else dtype
         check_array(value, what=what, dtype=dtype)

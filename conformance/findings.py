@@ -10,14 +10,29 @@ Grouping (most specific first):
 - **numeric**: clauses whose failure is a tolerance comparison (``... differ beyond atol=...``). They are one
   finding: a numeric deviation anywhere in the model shows in every output downstream of it. The finding
   says which outputs deviate (outputs, loss, gradients) and its worst comparison.
-- **raised / did not raise / other**: the exception type and the first line of the message with numbers and
-  quoted values blanked out, so "input_ids 99 out of range [0, 98)" and "... 31 out of range [0, 30)" are
-  one finding.
+- **by area**: every other failure (raised, did not raise, wrong keys, wrong order ...) is one finding per area
+  of the families the failing clauses point at (below: ``tokenizer``, ``config``, ``heads`` ...), named by
+  its most suspicious family; the other families it touches and the distinct messages (numbers and quoted
+  values blanked out: "input_ids 99 out of range [0, 98)" and "... 31 out of range [0, 30)" are one) are
+  its details. One bug inside an area often fails clauses of neighbouring families too (a lower-casing bug
+  fails the legacy-difference and pre-tokenizer cases that lower-case): single-fault, like the localisation.
+
+**Localisation from the clauses** (spectrum-based, like Ochiai fault localisation): each clause exercises
+spec subjects (itself, or for a case such as ``tokenizer.case.*`` the clauses it lists), and each subject
+belongs to a *family*: its id without head names, cut to area and section (``tokenizer.normalizer``,
+``config.default``, ``heads.outputs``, ``decoder.cache``), or the pipeline component a family tests alone
+(:data:`FAMILY_COMPONENTS`). A family's suspiciousness is ``failed / sqrt(all failed x (failed + passed))``
+over the run's clauses: the family that the failing clauses share and the passing ones avoid. Each failing
+clause is assigned its most suspicious family. A numeric finding's component is the probe diagnosis's
+(docs/diagnosis.md) when it localised one, else the family most of its clauses were assigned.
 """
 
 from __future__ import annotations
 
+import functools
+import math
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,35 +49,140 @@ class Finding:
     worst: dict[str, Any] | None = None  # the comparison furthest beyond its tolerance (numeric findings)
     repro: str = ""  # the repro of the affected clause with the fewest compared elements
     details: list[str] = field(default_factory=list)
+    component: str | None = None  # where the failing clauses point (module docstring)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"cause": self.cause, "tests": self.tests, "count": len(self.tests), "worst": self.worst,
-                "repro": self.repro, "details": self.details}
+        return {"cause": self.cause, "component": self.component, "tests": self.tests, "count": len(self.tests),
+                "worst": self.worst, "repro": self.repro, "details": self.details}
 
 
 def group(results: Mapping[str, Mapping[str, Any]], *, diagnosis: Mapping[str, Any] | None = None) -> list[Finding]:
     """Findings from a report's clause results (``report.json`` ``clauses``), largest first. ``diagnosis``
     (docs/diagnosis.md) names the numeric finding's cause: where the port first diverges, what it behaves like."""
+    ranking = suspicious_families(results)
+    components = localise(results, ranking)
     by_key: dict[str, Finding] = {}
     sizes: dict[str, int] = {}
     for test_id, result in sorted(results.items()):
         if result["status"] != "fail":
             continue
         key, cause = signature(result.get("message", ""))
+        if key != "numeric":
+            key = "area:" + components[test_id].split(".", 1)[0]
         finding = by_key.setdefault(key, Finding(cause))
         finding.tests.append(test_id)
         if key == "numeric":
             _add_numeric(finding, result)
+        else:
+            _add_message(finding, result)
         size = _compared_elements(result)
         if result.get("repro") and (not finding.repro or size < sizes[key]):
             finding.repro, sizes[key] = result["repro"], size
     for key, finding in by_key.items():
-        if key == "numeric" and finding.details:
+        counts = Counter(components[t] for t in finding.tests)
+        families = sorted(counts, key=lambda f: (-counts[f], ranking.index(f)))  # ties: the most suspicious
+        finding.component = families[0]
+        if key != "numeric":
+            finding.cause = _component_cause(finding, families[1:])
+            continue
+        if finding.details:
             finding.cause += ": " + ", ".join(sorted(set(finding.details)))
             finding.details = []
-        if key == "numeric" and diagnosis and diagnosis.get("finding"):
+        if diagnosis and diagnosis.get("finding"):
             finding.cause += f"; diagnosis: {diagnosis['finding']}"
+            finding.component = diagnosis.get("component") or finding.component
     return sorted(by_key.values(), key=lambda f: -len(f.tests))
+
+
+# --- localisation from the clauses -------------------------------------------------------------------------
+
+# Families (and single clauses) that test one pipeline component alone, named as the probe diagnosis names
+# it (docs/diagnosis.md).
+FAMILY_COMPONENTS = {
+    "heads.common.attention_mask_binary": "attention.mask",
+    "heads.common.attention_mask_4d": "attention.mask",
+    "heads.common.masked_keys": "attention.mask",
+    "heads.common.padding_invariance": "attention.mask",
+    "heads.common.packed_sequences": "attention.mask",
+    "heads.common.causal": "attention.causal_mask",
+    "heads.common.bidirectional": "attention.causal_mask",
+    "heads.common.pooler_first_token": "pooler",
+    "heads.common.hidden_states": "outputs.hidden_states",
+    "heads.common.attentions": "outputs.attentions",
+    "heads.common.eval_deterministic": "model.eval_mode",
+    "properties.attention_mask": "attention.mask",
+    "decoder.left_padding": "attention.mask",
+    "properties.masked_keys": "attention.mask",
+    "properties.padding_invariance": "attention.mask",
+    "properties.position_ids": "embeddings.position",
+    "properties.token_type_ids": "embeddings.token_type",
+    "decoder.causal": "attention.causal_mask",
+    "decoder.not_decoder_is_bidirectional": "attention.causal_mask",
+    "properties.eval": "model.eval_mode",
+    "properties.weight_tying": "heads.mlm.decoder",
+}
+
+
+def suspicious_families(results: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """The families of the run's failing clauses, most suspicious first (module docstring), from every pass
+    and fail of the run."""
+    subjects = {test_id: _families(str(result.get("clause") or test_id)) for test_id, result in results.items()}
+    failed = Counter(f for t, r in results.items() if r["status"] == "fail" for f in subjects[t])
+    passed = Counter(f for t, r in results.items() if r["status"] == "pass" for f in subjects[t])
+    total_failed = sum(1 for r in results.values() if r["status"] == "fail") or 1
+
+    def suspiciousness(family: str) -> tuple[float, int, str]:
+        score = failed[family] / math.sqrt(total_failed * (failed[family] + passed[family]))
+        return (-score, -failed[family], family)
+
+    return sorted(failed, key=suspiciousness)
+
+
+def localise(results: Mapping[str, Mapping[str, Any]], ranking: list[str] | None = None) -> dict[str, str]:
+    """Each failing test id's most suspicious family."""
+    ranking = suspicious_families(results) if ranking is None else ranking
+    return {test_id: min(_families(str(result.get("clause") or test_id)), key=ranking.index)
+            for test_id, result in results.items() if result["status"] == "fail"}
+
+
+def _families(clause_id: str) -> tuple[str, ...]:
+    """The families of the spec subjects a clause exercises (itself, or a case's listed clauses)."""
+    listed = _case_clauses().get(clause_id.split("-", 1)[0]) or (clause_id,)  # a test id's -<param> cut off
+    return tuple(dict.fromkeys(family(subject) for subject in listed))
+
+
+def family(clause_id: str) -> str:
+    """``tokenizer.normalizer.lowercase`` -> ``tokenizer.normalizer``; ``heads.BertModel.outputs.order`` ->
+    ``heads.outputs``; ``properties.position_ids`` -> ``embeddings.position`` (:data:`FAMILY_COMPONENTS`)."""
+    parts = [part for part in clause_id.split("-", 1)[0].split(".") if not part.startswith("Bert")]
+    section = ".".join(parts[:2])
+    return FAMILY_COMPONENTS.get(".".join(parts[:3])) or FAMILY_COMPONENTS.get(section, section)
+
+
+@functools.cache
+def _case_clauses() -> dict[str, tuple[str, ...]]:
+    """Clause id -> the clauses it lists as exercised (spec cases: ``clauses: [...]``)."""
+    from bert_conformance.spec import load_spec  # lazy: grouping a report needs the spec only here
+
+    try:
+        spec = load_spec()
+    except Exception:  # a broken installed spec is reported by the plugin itself; localise without cases
+        return {}
+    return {clause_id: tuple(clause["clauses"]) for _, clause_id, clause in spec.clauses()
+            if isinstance(clause.get("clauses"), (list, tuple))}
+
+
+def _add_message(finding: Finding, result: Mapping[str, Any]) -> None:
+    first = next((line.strip() for line in result.get("message", "").splitlines() if line.strip()), "(no message)")
+    blanked = _NUMBER.sub("#", _QUOTED.sub("'…'", first))
+    if blanked not in {_NUMBER.sub("#", _QUOTED.sub("'…'", d)) for d in finding.details}:
+        finding.details.append(first[:300])
+
+
+def _component_cause(finding: Finding, others: list[str]) -> str:
+    also = f" (also failing: {', '.join(others)})" if others else ""
+    more = f" (+{len(finding.details) - 1} other message(s), in details)" if len(finding.details) > 1 else ""
+    return f"{finding.component}{also}: {finding.details[0]}{more}"
 
 
 def signature(message: str) -> tuple[str, str]:
@@ -95,7 +215,9 @@ def summary_lines(findings: list[Mapping[str, Any]], *, limit: int = 10) -> list
     for number, finding in enumerate(findings[:limit], start=1):
         worst = finding["worst"]
         error = f"; worst max abs {float(worst['max_abs']):.3g} in {worst['what']}" if worst else ""
-        lines.append(f"  [{number}] {finding['cause']} -- {finding['count']} clause(s){error}")
+        component = finding.get("component")
+        where = f" [component: {component}]" if component and not finding["cause"].startswith(component) else ""
+        lines.append(f"  [{number}] {finding['cause']}{where} -- {finding['count']} clause(s){error}")
         if finding["repro"]:
             lines.append(f"      smallest repro: {finding['repro']}")
     if len(findings) > limit:

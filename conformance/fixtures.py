@@ -29,8 +29,8 @@ from typing import Any
 
 import pytest
 
+from bert_conformance import case
 from bert_conformance.adapter import Capabilities, Port
-from bert_conformance.clauses import helpers
 from bert_conformance.oracle import Oracle
 from bert_conformance.session import STATE
 
@@ -65,16 +65,16 @@ def oracle(pytestconfig: pytest.Config) -> Oracle:
 
 @pytest.fixture
 def tiny_config() -> dict[str, Any]:
-    return helpers.tiny_config()
+    return case.tiny_config()
 
 
 @pytest.fixture
 def make_inputs() -> Callable[..., dict[str, Any]]:
-    return helpers.make_inputs
+    return case.make_inputs
 
 
 @pytest.fixture
-def load_case(bert_impl: Port, oracle: Oracle) -> Callable[..., helpers.Case]:
+def load_case(bert_impl: Port, oracle: Oracle) -> Callable[..., case.Case]:
     """Load random weights (seeded) for ``head`` into the port; pair them with the oracle."""
 
     def load(
@@ -85,12 +85,12 @@ def load_case(bert_impl: Port, oracle: Oracle) -> Callable[..., helpers.Case]:
         device: str | None = None,
         attention: str | None = None,
         seed: int = 0,
-    ) -> helpers.Case:
-        config = helpers.tiny_config() if config is None else dict(config)
+    ) -> case.Case:
+        config = case.tiny_config() if config is None else dict(config)
         state_dict = oracle.random_state_dict(head, config, seed=seed)
         model = bert_impl.load_model(
             head, config, state_dict, dtype=dtype, device=device, attention=attention
         )
-        return helpers.Case(head, config, state_dict, dtype, model, oracle)
+        return case.Case(head, config, state_dict, dtype, model, oracle)
 
     return load

@@ -94,7 +94,7 @@ class ReferenceOracle:
             if tensor.data_ptr() in seen:
                 continue  # a tied target shares its source's storage; the saved file keeps only the source
             seen.add(tensor.data_ptr())
-            weights[name] = _draw(rng, name, tuple(tensor.shape))
+            weights[name] = draw_weight(rng, name, tuple(tensor.shape))
         return weights
 
     # -- expected values --------------------------------------------------------------------------------------
@@ -185,7 +185,8 @@ class ReferenceOracle:
         return kwargs
 
 
-def _draw(rng: np.random.Generator, name: str, shape: tuple[int, ...]) -> np.ndarray:
+def draw_weight(rng: np.random.Generator, name: str, shape: tuple[int, ...]) -> np.ndarray:
+    """Random float32 values for one weight: O(1), so a misused bias, scale or LayerNorm shows."""
     if name.endswith("LayerNorm.weight"):
         values = 1.0 + 0.1 * rng.standard_normal(shape)
     elif len(shape) == 1:

@@ -288,6 +288,10 @@ def _finding_sections(found: list[dict[str, Any]]) -> list[str]:
         worst = finding.get("worst")
         error = f" Worst: max abs {float(worst['max_abs']):.3g} in `{worst['what']}`." if worst else ""
         lines.append(f"{number}. **{finding['cause']}** ({finding['count']} clause(s)).{error}")
+        if finding.get("component"):
+            lines.append(f"   Component: `{finding['component']}`")
+        for detail in finding.get("details") or []:
+            lines.append(f"   - {detail}")
         if finding.get("repro"):
             lines.append(f"   Smallest repro: `{finding['repro']}`")
         shown = ", ".join(f"`{t}`" for t in finding["tests"][:12])

@@ -13,7 +13,7 @@ float64. There is no "enough rows match" slack: one mismatching element fails th
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -221,33 +221,3 @@ def _failure_report(
 def _where(values: np.ndarray) -> tuple[int, ...]:
     return tuple(int(i) for i in np.unravel_index(int(np.nanargmax(values)), values.shape))
 
-
-def assert_outputs_close(
-    actual: Mapping[str, Any],
-    expected: Mapping[str, Any],
-    tol: Tolerance,
-    *,
-    names: Sequence[str],
-    dtype: str,
-    what: str = "",
-    nan_ok: bool = False,
-) -> list[Comparison]:
-    """Compare the named outputs (arrays, or lists of arrays such as ``hidden_states``) one by one."""
-    __tracebackhide__ = True
-    if not isinstance(actual, Mapping):
-        raise AssertionError(f"{what or 'forward'}: expected a dict of outputs, got {type(actual).__name__}")
-    results = []
-    for name in names:
-        label = f"{what}{name}" if not what else f"{what}.{name}"
-        if name not in actual or actual[name] is None:
-            raise AssertionError(f"{label}: missing from the port's outputs (got keys {sorted(actual)})")
-        got, want = actual[name], expected[name]
-        if isinstance(want, (list, tuple)):
-            if not isinstance(got, (list, tuple)) or len(got) != len(want):
-                n = len(got) if isinstance(got, (list, tuple)) else type(got).__name__
-                raise AssertionError(f"{label}: expected a list of {len(want)} arrays, got {n}")
-            for i, (g, w) in enumerate(zip(got, want)):
-                results.append(assert_close(g, w, tol, what=f"{label}[{i}]", dtype=dtype, nan_ok=nan_ok))
-        else:
-            results.append(assert_close(got, want, tol, what=label, dtype=dtype, nan_ok=nan_ok))
-    return results

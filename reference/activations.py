@@ -1,7 +1,8 @@
 """The `hidden_act` functions, each written with the formula transformers' ACT2FN uses (activations.py).
 
 "gelu" is the exact erf GELU, not the tanh approximation. The two parameterised entries of ACT2FN ("prelu",
-"xielu") carry trainable weights that would add state-dict keys to BERT; they are not supported.
+"xielu") carry trainable weights that would add state-dict keys to BERT; they are not supported
+(config.hidden_act.prelu, config.hidden_act.xielu: optional for a port).
 """
 
 from __future__ import annotations
@@ -69,27 +70,28 @@ def linear(x: Tensor) -> Tensor:
     return x
 
 
+# config.hidden_act.*: transformers' ACT2FN keys, each with its clause id.
 ACT2FN: dict[str, Callable[[Tensor], Tensor]] = {
-    "gelu": gelu,
-    "gelu_10": gelu_10,
-    "gelu_accurate": gelu_accurate,
-    "gelu_fast": gelu_fast,
-    "gelu_new": gelu_new,
-    "gelu_python": gelu_python,
-    "gelu_python_tanh": gelu_python_tanh,
-    "gelu_pytorch_tanh": gelu_pytorch_tanh,
-    "hardswish": F.hardswish,
-    "laplace": laplace,
-    "leaky_relu": F.leaky_relu,  # negative_slope 0.01, nn.LeakyReLU's default
-    "linear": linear,
-    "mish": F.mish,
-    "quick_gelu": quick_gelu,
-    "relu": F.relu,
-    "relu2": relu2,
-    "relu6": F.relu6,
-    "sigmoid": torch.sigmoid,
-    "silu": F.silu,
-    "sqrtsoftplus": sqrtsoftplus,
-    "swish": F.silu,
-    "tanh": torch.tanh,
+    "gelu": gelu,  # config.hidden_act.gelu
+    "gelu_10": gelu_10,  # config.hidden_act.gelu_10
+    "gelu_accurate": gelu_accurate,  # config.hidden_act.gelu_accurate
+    "gelu_fast": gelu_fast,  # config.hidden_act.gelu_fast
+    "gelu_new": gelu_new,  # config.hidden_act.gelu_new
+    "gelu_python": gelu_python,  # config.hidden_act.gelu_python
+    "gelu_python_tanh": gelu_python_tanh,  # config.hidden_act.gelu_python_tanh
+    "gelu_pytorch_tanh": gelu_pytorch_tanh,  # config.hidden_act.gelu_pytorch_tanh
+    "hardswish": F.hardswish,  # config.hidden_act.hardswish
+    "laplace": laplace,  # config.hidden_act.laplace
+    "leaky_relu": F.leaky_relu,  # config.hidden_act.leaky_relu: negative_slope 0.01, nn.LeakyReLU's default
+    "linear": linear,  # config.hidden_act.linear
+    "mish": F.mish,  # config.hidden_act.mish
+    "quick_gelu": quick_gelu,  # config.hidden_act.quick_gelu
+    "relu": F.relu,  # config.hidden_act.relu
+    "relu2": relu2,  # config.hidden_act.relu2
+    "relu6": F.relu6,  # config.hidden_act.relu6
+    "sigmoid": torch.sigmoid,  # config.hidden_act.sigmoid
+    "silu": F.silu,  # config.hidden_act.silu
+    "sqrtsoftplus": sqrtsoftplus,  # config.hidden_act.sqrtsoftplus
+    "swish": F.silu,  # config.hidden_act.swish
+    "tanh": torch.tanh,  # config.hidden_act.tanh
 }

@@ -1,21 +1,28 @@
 """Attention masks and the attention computation (eager and sdpa), shared by self- and cross-attention.
 
 Mask semantics are transformers v5's (masking_utils.py):
-- a 2-D mask [batch, kv_len] is cast to bool: any non-zero value attends (0.5 behaves like 1);
-- a 4-D mask [batch, 1, q_len, kv_len] is used as given: bool (True attends) or float (added to the scores);
-- a decoder adds causality, aligned to the end of the keys when a cache holds earlier tokens.
+- a 2-D mask [batch, kv_len] is cast to bool: any non-zero value attends (0.5 behaves like 1)
+  (heads.common.attention_mask_binary, properties.attention_mask.nonzero, properties.attention_mask.bool,
+  properties.attention_mask.float);
+- a 4-D mask [batch, 1, q_len, kv_len] is used as given: bool (True attends) or float (added to the scores)
+  (heads.common.attention_mask_4d; transformers' eager path adds a bool one instead:
+  heads.unspecified.bool_4d_mask_eager);
+- a decoder adds causality, aligned to the end of the keys when a cache holds earlier tokens
+  (config.behaviour.is_decoder.causal, decoder.cache.attention_mask).
 
 Packed sequences (transformers 5.25 and later): when position_ids are given without an attention_mask (and no
 cache is in use), a position that does not follow its predecessor by exactly +1 starts a new sequence, and tokens
 attend only within their own sequence (a decoder: causally within it). This is how padding-free batches (several
 sequences concatenated in one row, positions restarting at each) are run. Positions that always step by +1 are
-one sequence, so ordinary calls are unaffected.
+one sequence, so ordinary calls are unaffected (heads.common.packed_sequences).
 
 Fully masked query rows ("dead rows", e.g. a batch row that is all padding): transformers' eager attention adds
 finfo(dtype).min to every score, which absorbs the scores and gives uniform weights 1/kv_len. The reference gives
 exactly that result with both implementations, in every dtype and never NaN: it zeroes the query of a dead row
 and opens its mask, so all its scores are 0. (torch's sdpa on CPU returns 0 for such rows, some GPU kernels NaN;
 transformers' sdpa path therefore disagrees with its eager path there. Gradients of dead-row queries are 0.)
+The spec leaves these rows open: heads.unspecified.fully_masked_rows; they occur e.g. at the first positions
+of a left-padded decoder row (decoder.left_padding).
 """
 
 from __future__ import annotations
@@ -80,20 +87,23 @@ def self_attention_mask(
     """
     if attention_mask is not None and attention_mask.dim() == 4:
         return _given_4d(attention_mask)
-    if packed_position_ids is not None:
+    if packed_position_ids is not None:  # heads.common.packed_sequences
         sequence_ids = packed_sequence_ids(packed_position_ids.to(device))
         if sequence_ids is not None:
             same_sequence = sequence_ids[:, :, None] == sequence_ids[:, None, :]
             if causal:
                 same_sequence = same_sequence.tril()
             return AttentionMask(mask=same_sequence[:, None])
+    # Padded keys are never attended (heads.common.masked_keys, properties.masked_keys); no mask attends
+    # everywhere (heads.omitted.all_ones, properties.attention_mask.omitted).
     padding = None
-    if attention_mask is not None:
+    if attention_mask is not None:  # non-zero attends: properties.attention_mask.nonzero
         padding = attention_mask.to(device=device, dtype=torch.bool)
         if not _tracing() and bool(padding.all()):
             padding = None  # nothing masked: let sdpa take its fastest path
-    if not causal:
+    if not causal:  # heads.common.bidirectional, decoder.not_decoder_is_bidirectional
         return AttentionMask() if padding is None else _with_dead_rows(padding[:, None, None, :])
+    # heads.common.causal, decoder.causal: query i (position past_len + i) attends to keys 0 .. past_len + i.
     if padding is None and (q_len == 1 or past_len == 0) and not _tracing():
         return AttentionMask(is_causal=q_len > 1)
     kv_len = past_len + q_len
@@ -106,7 +116,9 @@ def self_attention_mask(
 
 
 def cross_attention_mask(encoder_attention_mask: Tensor | None, *, device: torch.device) -> AttentionMask:
-    """The cross-attention mask over encoder positions; None attends to all of them."""
+    """The cross-attention mask over encoder positions (decoder.cross_attention.mask); None attends to all of
+    them (decoder.cross_attention.mask_omitted, heads.omitted.all_ones_encoder,
+    heads.common.cross_attention_mask_none)."""
     if encoder_attention_mask is None:
         return AttentionMask()
     if encoder_attention_mask.dim() == 4:
@@ -130,8 +142,9 @@ def attend(
 ) -> tuple[Tensor, Tensor | None]:
     """softmax(q k^T * scaling + mask) v on [B, A, L, D] tensors; returns (context, weights or None).
 
-    `eager` computes the weights explicitly (and returns them); `sdpa` calls torch's fused kernel. With
-    `need_weights` the eager path is used whatever the implementation, so attentions are always real tensors.
+    `eager` computes the weights explicitly (and returns them); `sdpa` calls torch's fused kernel; both
+    compute the same function (properties.eager_vs_sdpa). With `need_weights` the eager path is used whatever
+    the implementation, so attentions are always real tensors (heads.unspecified.attentions_non_eager).
     """
     if mask.dead_rows is not None:
         query = query.masked_fill(mask.dead_rows, 0.0)

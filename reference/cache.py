@@ -1,9 +1,11 @@
 """The key/value cache of a decoder BERT.
 
 Per layer, self-attention keys and values of shape [batch, heads, seen_tokens, head_dim] grow along dim -2 with
-every call. With cross-attention, the encoder's keys and values ([batch, heads, encoder_len, head_dim]) are
-computed on the first call and reused afterwards: later `encoder_hidden_states` values are ignored, as in
-transformers' EncoderDecoderCache.
+every call (decoder.cache.equivalence). With cross-attention, the encoder's keys and values
+([batch, heads, encoder_len, head_dim]) are computed on the first call and reused afterwards: later
+`encoder_hidden_states` values are ignored, as in transformers' EncoderDecoderCache
+(decoder.cross_attention.cache_reuse, heads.common.cross_attention_cache_reuse). The container is the
+reference's own; only the per-layer tensors are specified (heads.unspecified.cache_container).
 """
 
 from __future__ import annotations
@@ -48,7 +50,8 @@ class Cache:
         return self.layers[layer_idx].keys.shape[-2] if layer_idx < len(self.layers) else 0
 
     def update(self, keys: Tensor, values: Tensor, layer_idx: int) -> tuple[Tensor, Tensor]:
-        """Append this call's keys/values for one layer; return all keys/values seen so far."""
+        """Append this call's keys/values for one layer; return all keys/values seen so far
+        (heads.common.cache_equivalence)."""
         if layer_idx == len(self.layers):
             self.layers.append(CacheLayer(keys, values))
         elif layer_idx < len(self.layers):
@@ -64,6 +67,7 @@ class Cache:
         return self.cross_layers[layer_idx] if layer_idx < len(self.cross_layers) else None
 
     def set_cross(self, keys: Tensor, values: Tensor, layer_idx: int) -> None:
+        """Store a layer's cross-attention keys/values, computed from the encoder states on the first call."""
         if layer_idx != len(self.cross_layers):
             raise ValueError(f"cache: cross-attention layer {layer_idx} set out of order")
         self.cross_layers.append(CacheLayer(keys, values))

@@ -20,7 +20,9 @@ from torch import Tensor
 
 from .config import BertConfig, _atomic_write_text
 
+# parameters.legacy.buffers_in_checkpoint: old buffers, read and ignored
 _LEGACY_BUFFERS = ("embeddings.position_ids", "embeddings.token_type_ids")
+# parameters.legacy.layernorm_gamma_beta: TensorFlow-era names
 _LEGACY_NAMES = (("LayerNorm.gamma", "LayerNorm.weight"), ("LayerNorm.beta", "LayerNorm.bias"))
 _DTYPES = {"float64": torch.float64, "float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
@@ -44,7 +46,8 @@ class CheckpointMixin:
         return dict(self._tied_weights_keys) if self.config.tie_word_embeddings else {}
 
     def hf_state_dict(self) -> dict[str, Tensor]:
-        """Exactly the keys of transformers' `model.state_dict()`, tied targets included."""
+        """Exactly the keys of transformers' `model.state_dict()`, tied targets included
+        (parameters.<Head>.keys, e.g. parameters.BertModel.keys)."""
         return dict(self.state_dict())  # type: ignore[attr-defined]
 
     def load_hf_state_dict(self, state_dict: dict[str, Tensor], strict: bool = True) -> LoadResult:
@@ -66,7 +69,8 @@ class CheckpointMixin:
         return LoadResult(missing, unexpected)
 
     def save_pretrained(self, path: str | os.PathLike[str]) -> None:
-        """Write config.json + model.safetensors that transformers loads unchanged (tied targets dropped)."""
+        """Write config.json + model.safetensors that transformers loads unchanged: every key but the targets
+        of active ties (parameters.saved.tied_targets_absent, parameters.saved.untied_all_present)."""
         path = os.fspath(path)
         if os.path.exists(path) and not os.path.isdir(path):
             raise ValueError(f"save_pretrained: {path} exists and is not a directory")
@@ -165,7 +169,7 @@ def _normalise(
             if new_name.endswith(old):
                 new_name = new_name[: -len(old)] + new
         renamed[new_name] = (name, value)
-    dotted = prefix + "."
+    dotted = prefix + "."  # parameters.legacy.prefix: "bert." added or removed
     model_prefixed = any(key.startswith(dotted) for key in expected)
     file_prefixed = any(key.startswith(dotted) for key in renamed)
     if model_prefixed and not file_prefixed:  # base-model checkpoint into a head
@@ -176,7 +180,8 @@ def _normalise(
 
 
 def _resolve_ties(state_dict: dict[str, Tensor], ties: dict[str, str]) -> tuple[dict[str, Tensor], set[str]]:
-    """Keep one tensor per tied pair under the source name; return the targets it also fills."""
+    """Keep one tensor per tied pair under the source name; return the targets it also fills. Either name of a
+    pair fills both (parameters.saved.tied_load_symmetric)."""
     state_dict = dict(state_dict)
     filled = set()
     for target, source in ties.items():

@@ -28,40 +28,45 @@ _HF_BOOKKEEPING_KEYS = ("model_type", "architectures", "transformers_version", "
 class BertConfig:
     """Configuration of a BERT model (field names, order and defaults of transformers v5)."""
 
-    vocab_size: int = 30522
-    hidden_size: int = 768
-    num_hidden_layers: int = 12
-    num_attention_heads: int = 12
-    intermediate_size: int = 3072
-    hidden_act: str = "gelu"
-    hidden_dropout_prob: float = 0.1
-    attention_probs_dropout_prob: float = 0.1
-    max_position_embeddings: int = 512
-    type_vocab_size: int = 2
-    initializer_range: float = 0.02
-    layer_norm_eps: float = 1e-12
-    pad_token_id: int | None = 0
-    use_cache: bool = True
-    classifier_dropout: float | None = None
-    is_decoder: bool = False
-    add_cross_attention: bool = False
-    bos_token_id: int | None = None
-    eos_token_id: int | list[int] | None = None
-    tie_word_embeddings: bool = True
+    # config.default.*: HF v5 defaults, each field's id on its line.
+    vocab_size: int = 30522  # config.default.vocab_size
+    hidden_size: int = 768  # config.default.hidden_size
+    num_hidden_layers: int = 12  # config.default.num_hidden_layers
+    num_attention_heads: int = 12  # config.default.num_attention_heads
+    intermediate_size: int = 3072  # config.default.intermediate_size
+    hidden_act: str = "gelu"  # config.default.hidden_act
+    hidden_dropout_prob: float = 0.1  # config.default.hidden_dropout_prob
+    attention_probs_dropout_prob: float = 0.1  # config.default.attention_probs_dropout_prob
+    max_position_embeddings: int = 512  # config.default.max_position_embeddings
+    type_vocab_size: int = 2  # config.default.type_vocab_size
+    initializer_range: float = 0.02  # config.default.initializer_range
+    layer_norm_eps: float = 1e-12  # config.default.layer_norm_eps
+    pad_token_id: int | None = 0  # config.default.pad_token_id
+    use_cache: bool = True  # config.default.use_cache
+    classifier_dropout: float | None = None  # config.default.classifier_dropout
+    is_decoder: bool = False  # config.default.is_decoder
+    add_cross_attention: bool = False  # config.default.add_cross_attention
+    bos_token_id: int | None = None  # config.default.bos_token_id
+    eos_token_id: int | list[int] | None = None  # config.default.eos_token_id
+    tie_word_embeddings: bool = True  # config.default.tie_word_embeddings
     # Inherited from transformers' PreTrainedConfig: the ones that change behaviour.
-    id2label: dict[int, str] | None = None
-    label2id: dict[str, int] | None = None
-    problem_type: str | None = None
-    output_hidden_states: bool | int | list[int] = False
-    output_attentions: bool = False
-    return_dict: bool = True
-    chunk_size_feed_forward: int = 0
-    attn_implementation: str = "sdpa"  # transformers resolves its default (None) to "sdpa" for BERT
+    id2label: dict[int, str] | None = None  # config.default.id2label
+    label2id: dict[str, int] | None = None  # config.default.label2id
+    problem_type: str | None = None  # config.default.problem_type
+    output_hidden_states: bool | int | list[int] = False  # config.default.output_hidden_states
+    output_attentions: bool = False  # config.default.output_attentions
+    return_dict: bool = True  # config.default.return_dict
+    chunk_size_feed_forward: int = 0  # config.default.chunk_size_feed_forward
+    # config.default.attn_implementation: transformers resolves its default (None) to "sdpa" for BERT.
+    attn_implementation: str = "sdpa"
+    # Unknown config.json keys, kept and written back; e.g. the removed position_embedding_type, which changes
+    # nothing (config.behaviour.position_embedding_type.removed).
     extra: dict[str, Any] = field(default_factory=dict)
-    num_labels: InitVar[int | None] = None  # then a property (below): len(id2label), default 2
+    # config.default.num_labels: then a property (below), len(id2label) (config.behaviour.num_labels.id2label)
+    num_labels: InitVar[int | None] = None
 
     def __post_init__(self, num_labels: int | None) -> None:
-        if self.id2label is None:
+        if self.id2label is None:  # config.behaviour.num_labels.id2label: {i: "LABEL_i"}, 2 labels by default
             if num_labels is None:
                 num_labels = 2
             _check_int("num_labels", num_labels, minimum=1)
@@ -86,11 +91,17 @@ class BertConfig:
 
     # -- validation ----------------------------------------------------------------------------------------
     def validate(self) -> None:
-        """Raise ValueError naming the first invalid field."""
+        """Raise ValueError naming the first invalid field.
+
+        Types are checked as transformers' strict dataclass does (config.behaviour.strict_types); value
+        ranges too, which transformers leaves to building the model
+        (config.behaviour.hidden_size_check_at_model_init).
+        """
         for name in ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size",
                      "max_position_embeddings", "type_vocab_size"):
-            _check_int(name, getattr(self, name), minimum=1)
+            _check_int(name, getattr(self, name), minimum=1)  # config.constraint.positive_sizes
         _check_int("chunk_size_feed_forward", self.chunk_size_feed_forward, minimum=0)
+        # config.constraint.hidden_size_divisible_by_heads
         if self.hidden_size % self.num_attention_heads != 0:
             raise ValueError(
                 f"hidden_size ({self.hidden_size}) must be a multiple of num_attention_heads "
@@ -98,6 +109,7 @@ class BertConfig:
             )
         if not isinstance(self.hidden_act, str) or self.hidden_act not in ACT2FN:
             raise ValueError(f"hidden_act={self.hidden_act!r} is not supported; choose one of {sorted(ACT2FN)}")
+        # config.constraint.hidden_dropout_range, config.constraint.attention_dropout_range
         for name in ("hidden_dropout_prob", "attention_probs_dropout_prob"):
             _check_probability(name, getattr(self, name))
         if self.classifier_dropout is not None:
@@ -106,7 +118,7 @@ class BertConfig:
         _check_float("layer_norm_eps", self.layer_norm_eps, positive=True)
         if self.pad_token_id is not None:
             _check_int("pad_token_id", self.pad_token_id, minimum=0)
-            if self.pad_token_id >= self.vocab_size:
+            if self.pad_token_id >= self.vocab_size:  # config.constraint.pad_token_in_vocab
                 raise ValueError(f"pad_token_id ({self.pad_token_id}) must be < vocab_size ({self.vocab_size})")
         for name in ("bos_token_id",):
             if getattr(self, name) is not None:
@@ -121,6 +133,7 @@ class BertConfig:
         _check_output_hidden_states(self.output_hidden_states)
         if self.problem_type is not None and self.problem_type not in PROBLEM_TYPES:
             raise ValueError(f"problem_type={self.problem_type!r} is not one of {PROBLEM_TYPES} (or None)")
+        # config.constraint.single_label_needs_two_labels
         if self.problem_type == "single_label_classification" and self.num_labels == 1:
             raise ValueError('problem_type="single_label_classification" requires num_labels > 1')
         if self.attn_implementation not in ATTN_IMPLEMENTATIONS:

@@ -14,7 +14,7 @@ from typing import Any, NamedTuple, TypeVar
 import numpy as np
 import torch
 
-IGNORE_INDEX = -100
+IGNORE_INDEX = -100  # labels.ignore_index: the label of every position that was not selected
 Ids = TypeVar("Ids", np.ndarray, torch.Tensor)
 Generator = int | np.random.Generator | torch.Generator | None
 
@@ -32,7 +32,7 @@ def mask_tokens(
     random_replace_prob: float = 0.1,
     generator: Generator = None,
 ) -> tuple[Ids, Ids]:
-    """Return (masked input_ids, labels); the input is not modified.
+    """Return (masked input_ids, labels); the input is not modified (labels.data.mlm_masking).
 
     Tokens flagged by `special_tokens_mask`, equal to one of `special_token_ids` or to `pad_token_id` are
     never selected. `generator`: an int seed, a numpy Generator (numpy input) or a torch Generator (torch input).
@@ -79,6 +79,7 @@ def _mask_torch(ids, protected, mask_id, vocab_size, p_mlm, p_replace, p_random,
     probability = torch.full(labels.shape, p_mlm).masked_fill_(protected, 0.0)
     selected = torch.bernoulli(probability, generator=generator).bool()
     labels[~selected] = IGNORE_INDEX
+    # 80 % of the selected become [MASK], half the rest (10 %) a random id, the rest (10 %) stay unchanged.
     replaced = torch.bernoulli(torch.full(labels.shape, p_replace), generator=generator).bool() & selected
     inputs[replaced] = mask_id
     if p_replace == 1 or p_random == 0:
@@ -128,12 +129,12 @@ Sentence = TypeVar("Sentence")
 class NSPPair(NamedTuple):
     sentence_a: Any
     sentence_b: Any
-    label: int  # 0: B continues A (IsNext), 1: B is a random sentence from another document
+    label: int  # labels.nsp.meaning: 0 = B continues A (IsNext), 1 = B is random, from another document
 
 
 def make_nsp_pairs(documents: Sequence[Sequence[Sentence]], *, generator: Generator = None) -> list[NSPPair]:
     """One pair per consecutive sentence pair of every document: with probability 1/2 the true next sentence
-    (label 0), otherwise a uniformly drawn sentence of another document (label 1)."""
+    (label 0), otherwise a uniformly drawn sentence of another document (label 1): labels.data.nsp_pairs."""
     if sum(1 for document in documents if len(document) > 0) < 2:
         raise ValueError("documents: NSP needs at least two non-empty documents (random sentences come from another one)")
     rng = generator if isinstance(generator, torch.Generator) else _numpy_generator(generator)

@@ -3,7 +3,7 @@
 All classification losses are cross-entropy with mean reduction and ignore_index -100, so all-ignored labels
 give NaN (a mean over nothing), as in transformers. Labels must be int64 (transformers fails on int32 too).
 The causal LM loss is computed in at least float32 (transformers always casts the logits to float32, even
-float64 ones; the reference keeps float64 in float64).
+float64 ones; the reference keeps float64 in float64). Every loss is a 0-d tensor (labels.loss_scalar).
 """
 
 from __future__ import annotations
@@ -15,10 +15,11 @@ from torch import Tensor
 from .config import BertConfig
 from .validation import check_range, check_tensor
 
-IGNORE_INDEX = -100
+IGNORE_INDEX = -100  # labels.ignore_index: F.cross_entropy's default ignore_index, used by every loss here
 
 
 def _check_labels(name: str, labels: Tensor, shapes: list[tuple[int, ...]], num_classes: int) -> None:
+    """labels.target_dtype: int64 class ids in [0, num_classes) or -100, in one of `shapes`."""
     check_tensor(name, labels)
     if tuple(labels.shape) not in shapes:
         expected = " or ".join(str(list(shape)) for shape in shapes)
@@ -29,14 +30,16 @@ def _check_labels(name: str, labels: Tensor, shapes: list[tuple[int, ...]], num_
 
 
 def masked_lm_loss(logits: Tensor, labels: Tensor, name: str = "labels") -> Tensor:
-    """Cross-entropy over the vocabulary at every position, no shift."""
+    """Cross-entropy over the vocabulary at every position, no shift (labels.mlm.loss); all labels -100 give
+    NaN (labels.mlm.all_ignored)."""
     batch, seq_len, vocab_size = logits.shape
     _check_labels(name, labels, [(batch, seq_len)], vocab_size)
     return F.cross_entropy(logits.reshape(-1, vocab_size), labels.reshape(-1))
 
 
 def next_sentence_loss(logits: Tensor, labels: Tensor, name: str = "labels") -> Tensor:
-    """0 = sentence B continues A, 1 = B is random."""
+    """0 = sentence B continues A, 1 = B is random (labels.nsp.meaning); labels [B] or [B, 1]
+    (labels.nsp.loss)."""
     batch = logits.shape[0]
     _check_labels(name, labels, [(batch,), (batch, 1)], 2)
     return F.cross_entropy(logits.reshape(-1, 2), labels.reshape(-1))
@@ -49,7 +52,8 @@ def causal_lm_loss(
     shift_labels: Tensor | None = None,
     num_items_in_batch: Tensor | int | None = None,
 ) -> Tensor:
-    """Next-token cross-entropy: labels are shifted left inside (unless `shift_labels` is given)."""
+    """Next-token cross-entropy: labels are shifted left inside, unless `shift_labels` is given
+    (labels.lm.shift)."""
     vocab_size = logits.shape[-1]
     positions = tuple(logits.shape[:-1])
     if shift_labels is None:
@@ -65,7 +69,8 @@ def causal_lm_loss(
 
 
 def infer_problem_type(config: BertConfig, labels: Tensor) -> str:
-    """transformers' rule; the result is written back into the (shared) config and sticks."""
+    """transformers' rule (labels.seqcls.problem_type.inference); the result is written back into the (shared)
+    config and sticks (labels.seqcls.problem_type.sticky)."""
     if config.problem_type is None:
         if config.num_labels == 1:
             config.problem_type = "regression"
@@ -80,18 +85,19 @@ def sequence_classification_loss(config: BertConfig, logits: Tensor, labels: Ten
     check_tensor("labels", labels)
     batch, num_labels = logits.shape
     problem_type = infer_problem_type(config, labels)
-    if problem_type == "regression":
+    if problem_type == "regression":  # labels.seqcls.regression
         shapes = [(batch,), (batch, 1)] if num_labels == 1 else [(batch, num_labels)]
         if tuple(labels.shape) not in shapes or labels.dtype == torch.bool or labels.dtype.is_complex:
             raise ValueError(f"regression labels must be numbers of shape {' or '.join(map(str, shapes))}, "
                              f"got {labels.dtype} {list(labels.shape)}")
         labels = labels.to(logits.dtype)
-        if num_labels == 1:
+        if num_labels == 1:  # both squeezed, as in transformers
             return F.mse_loss(logits.squeeze(), labels.squeeze())
         return F.mse_loss(logits, labels)
-    if problem_type == "single_label_classification":
+    if problem_type == "single_label_classification":  # labels.seqcls.single_label
         _check_labels("labels", labels, [(batch,), (batch, 1)], num_labels)
         return F.cross_entropy(logits.reshape(-1, num_labels), labels.reshape(-1))
+    # labels.seqcls.multi_label
     if tuple(labels.shape) != (batch, num_labels) or not labels.dtype.is_floating_point:
         raise ValueError(f"multi_label_classification labels must be floats of shape [{batch}, {num_labels}], "
                          f"got {labels.dtype} {list(labels.shape)}")
@@ -99,13 +105,15 @@ def sequence_classification_loss(config: BertConfig, logits: Tensor, labels: Ten
 
 
 def multiple_choice_loss(logits: Tensor, labels: Tensor) -> Tensor:
+    """The index of the right choice, one per example [B] (labels.mc.labels)."""
     batch, num_choices = logits.shape
     _check_labels("labels", labels, [(batch,)], num_choices)
     return F.cross_entropy(logits, labels)
 
 
 def token_classification_loss(logits: Tensor, labels: Tensor) -> Tensor:
-    """Every position counts unless labelled -100 (the attention mask is not used, as in transformers)."""
+    """Every position counts unless labelled -100 (the attention mask is not used, as in transformers):
+    labels.token.loss."""
     batch, seq_len, num_labels = logits.shape
     _check_labels("labels", labels, [(batch, seq_len)], num_labels)
     return F.cross_entropy(logits.reshape(-1, num_labels), labels.reshape(-1))
@@ -114,11 +122,13 @@ def token_classification_loss(logits: Tensor, labels: Tensor) -> Tensor:
 def question_answering_loss(
     start_logits: Tensor, end_logits: Tensor, start_positions: Tensor, end_positions: Tensor
 ) -> Tensor:
-    """Mean of start and end cross-entropy; positions are clamped to [0, L] and L is ignored.
+    """Mean of start and end cross-entropy (labels.qa.loss); positions are clamped to [0, L] and L is ignored.
 
-    So a negative position becomes 0 (a real target) and one >= L is ignored, as in transformers.
+    So a negative position becomes 0 (a real target) and one >= L is ignored, as in transformers
+    (labels.qa.clamp); a side with every position ignored gives NaN (labels.qa.all_ignored).
     """
     batch, seq_len = start_logits.shape
+    # labels.qa.positions: one int64 token index per example, [B] or [B, 1].
     for name, positions in (("start_positions", start_positions), ("end_positions", end_positions)):
         check_tensor(name, positions)
         if tuple(positions.shape) not in ((batch,), (batch, 1)):

@@ -27,6 +27,7 @@ class ModelOutput(Mapping):
         return [f.name for f in fields(self) if getattr(self, f.name) is not None]
 
     def to_tuple(self) -> tuple[Any, ...]:
+        """The present fields in order, None dropped (heads.common.tuple_drops_none)."""
         return tuple(getattr(self, name) for name in self.keys())
 
     def __getitem__(self, key: str | int | slice) -> Any:
@@ -57,6 +58,8 @@ class ModelOutput(Mapping):
 
 @dataclass(eq=False)
 class BaseModelOutputWithPoolingAndCrossAttentions(ModelOutput):
+    """BertModel's output: heads.BertModel.outputs.order, heads.BertModel.outputs.tuple."""
+
     last_hidden_state: Tensor | None = None
     pooler_output: Tensor | None = None
     hidden_states: tuple[Tensor | None, ...] | None = None
@@ -67,6 +70,9 @@ class BaseModelOutputWithPoolingAndCrossAttentions(ModelOutput):
 
 @dataclass(eq=False)
 class BertForPreTrainingOutput(ModelOutput):
+    """BertForPreTraining's output: heads.BertForPreTraining.outputs.order,
+    heads.BertForPreTraining.outputs.tuple."""
+
     loss: Tensor | None = None
     prediction_logits: Tensor | None = None
     seq_relationship_logits: Tensor | None = None
@@ -76,6 +82,8 @@ class BertForPreTrainingOutput(ModelOutput):
 
 @dataclass(eq=False)
 class CausalLMOutputWithCrossAttentions(ModelOutput):
+    """BertLMHeadModel's output: heads.BertLMHeadModel.outputs.order, heads.BertLMHeadModel.outputs.tuple."""
+
     loss: Tensor | None = None
     logits: Tensor | None = None
     cache: Cache | None = None
@@ -86,6 +94,8 @@ class CausalLMOutputWithCrossAttentions(ModelOutput):
 
 @dataclass(eq=False)
 class MaskedLMOutput(ModelOutput):
+    """BertForMaskedLM's output: heads.BertForMaskedLM.outputs.order, heads.BertForMaskedLM.outputs.tuple."""
+
     loss: Tensor | None = None
     logits: Tensor | None = None
     hidden_states: tuple[Tensor | None, ...] | None = None
@@ -94,6 +104,9 @@ class MaskedLMOutput(ModelOutput):
 
 @dataclass(eq=False)
 class NextSentencePredictorOutput(ModelOutput):
+    """BertForNextSentencePrediction's output: heads.BertForNextSentencePrediction.outputs.order,
+    heads.BertForNextSentencePrediction.outputs.tuple."""
+
     loss: Tensor | None = None
     logits: Tensor | None = None
     hidden_states: tuple[Tensor | None, ...] | None = None
@@ -102,6 +115,9 @@ class NextSentencePredictorOutput(ModelOutput):
 
 @dataclass(eq=False)
 class SequenceClassifierOutput(ModelOutput):
+    """BertForSequenceClassification's output: heads.BertForSequenceClassification.outputs.order,
+    heads.BertForSequenceClassification.outputs.tuple."""
+
     loss: Tensor | None = None
     logits: Tensor | None = None
     hidden_states: tuple[Tensor | None, ...] | None = None
@@ -110,6 +126,9 @@ class SequenceClassifierOutput(ModelOutput):
 
 @dataclass(eq=False)
 class MultipleChoiceModelOutput(ModelOutput):
+    """BertForMultipleChoice's output: heads.BertForMultipleChoice.outputs.order,
+    heads.BertForMultipleChoice.outputs.tuple."""
+
     loss: Tensor | None = None
     logits: Tensor | None = None
     hidden_states: tuple[Tensor | None, ...] | None = None
@@ -118,6 +137,9 @@ class MultipleChoiceModelOutput(ModelOutput):
 
 @dataclass(eq=False)
 class TokenClassifierOutput(ModelOutput):
+    """BertForTokenClassification's output: heads.BertForTokenClassification.outputs.order,
+    heads.BertForTokenClassification.outputs.tuple."""
+
     loss: Tensor | None = None
     logits: Tensor | None = None
     hidden_states: tuple[Tensor | None, ...] | None = None
@@ -126,6 +148,9 @@ class TokenClassifierOutput(ModelOutput):
 
 @dataclass(eq=False)
 class QuestionAnsweringModelOutput(ModelOutput):
+    """BertForQuestionAnswering's output: heads.BertForQuestionAnswering.outputs.order,
+    heads.BertForQuestionAnswering.outputs.tuple."""
+
     loss: Tensor | None = None
     start_logits: Tensor | None = None
     end_logits: Tensor | None = None

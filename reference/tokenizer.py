@@ -4,6 +4,11 @@ The pipeline is the one `transformers.BertTokenizer` builds (models/bert/tokeniz
 BertNormalizer -> BertPreTokenizer -> WordPiece -> TemplateProcessing, decoded by the WordPiece decoder.
 Nothing here re-implements WordPiece; this module adds input checks and HF's call conventions.
 Where HF silently does something odd on bad input, this tokenizer raises a ValueError instead.
+
+Clause ids of the tokenizer spec are named where each behaviour is set up: tokenizer.option.*,
+tokenizer.vocab.*, tokenizer.special.*, tokenizer.normalizer.*, tokenizer.pre_tokenizer.*,
+tokenizer.wordpiece.*, tokenizer.template.*, tokenizer.truncation.*, tokenizer.padding.*, tokenizer.decode.*,
+tokenizer.input.*.
 """
 
 from __future__ import annotations
@@ -15,13 +20,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tokenizers import AddedToken, Tokenizer, decoders, normalizers, pre_tokenizers, processors
+from tokenizers import AddedToken, Encoding, Tokenizer, decoders, normalizers, pre_tokenizers, processors
 from tokenizers.models import WordPiece
 
-VERY_LARGE_INTEGER = int(1e30)  # HF's "no maximum length" (tokenization_utils_base.VERY_LARGE_INTEGER)
+# HF's "no maximum length" (tokenization_utils_base.VERY_LARGE_INTEGER): tokenizer.option.model_max_length.
+VERY_LARGE_INTEGER = int(1e30)
 SPECIAL_ROLES = ("pad_token", "unk_token", "cls_token", "sep_token", "mask_token")
 TRUNCATION_STRATEGIES = ("longest_first", "only_first", "only_second")
-# HF's Python-level clean_up_tokenization (tokenization_utils_base.py), applied to the whole string.
+# HF's Python-level clean_up_tokenization (tokenization_utils_base.py), applied to the whole string
+# (tokenizer.decode.clean_up_tokenization_spaces).
 CLEANUP_REPLACEMENTS = (
     (" .", "."), (" ?", "?"), (" !", "!"), (" ,", ","), (" ' ", "'"),
     (" n't", "n't"), (" 'm", "'m"), (" 's", "'s"), (" 've", "'ve"), (" 're", "'re"),
@@ -31,7 +38,8 @@ TextInput = str | bytes
 
 
 def read_vocab_txt(path: str | os.PathLike) -> dict[str, int]:
-    """Read vocab.txt: UTF-8, one token a line, id = 0-based line number; reject ambiguous files."""
+    """Read vocab.txt: UTF-8, one token a line, id = 0-based line number (tokenizer.vocab.format); reject
+    ambiguous files (tokenizer.vocab.ambiguous_lines, tokenizer.vocab.missing_or_empty)."""
     path = Path(path)
     try:
         data = path.read_bytes()
@@ -57,14 +65,15 @@ def _vocab_from_tokens(tokens: Sequence[str], where: str) -> dict[str, int]:
         # HF's two loaders disagree on empty/whitespace-padded lines (Rust trims, Python keeps): refuse them.
         if token == "" or token != token.strip():
             raise ValueError(f"{where}: line {index + 1} is empty or has leading/trailing whitespace: {token!r}")
-        if token in vocab:
+        if token in vocab:  # tokenizer.vocab.duplicates
             raise ValueError(f"{where}: duplicate token {token!r} on lines {vocab[token] + 1} and {index + 1}")
         vocab[token] = index
     return vocab
 
 
 def read_tokenizer_json(path: str | os.PathLike) -> dict[str, int]:
-    """Take the WordPiece vocabulary from tokenizer.json (HF v5 rebuilds the rest from its options)."""
+    """Take the WordPiece vocabulary from tokenizer.json (HF v5 rebuilds the rest from its options:
+    tokenizer.vocab.tokenizer_json, tokenizer.option.load_from_tokenizer_json)."""
     path = Path(path)
     try:
         blob = json.loads(path.read_text(encoding="utf-8"))
@@ -88,7 +97,7 @@ def read_tokenizer_json(path: str | os.PathLike) -> dict[str, int]:
 
 
 def _as_text(value: Any, argument: str) -> str:
-    """Accept str, or bytes that decode as UTF-8; name the argument on failure."""
+    """Accept str, or bytes that decode as UTF-8; name the argument otherwise (tokenizer.input.text_types)."""
     if isinstance(value, bytes):
         try:
             value = value.decode("utf-8")
@@ -137,12 +146,14 @@ class BertTokenizer:
         self.tokenize_chinese_chars = bool(tokenize_chinese_chars)
         self.model_max_length = int(model_max_length)
         self.padding_side = padding_side
+        # tokenizer.special.pad, tokenizer.special.unk, tokenizer.special.cls, tokenizer.special.sep,
+        # tokenizer.special.mask
         self.special_tokens = {
             "pad_token": pad_token, "unk_token": unk_token, "cls_token": cls_token,
             "sep_token": sep_token, "mask_token": mask_token,
         }
         missing = [t for t in self.special_tokens.values() if t not in self.vocab]
-        if missing:
+        if missing:  # tokenizer.vocab.special_tokens_required
             raise ValueError(f"{'vocab' if isinstance(vocab, dict) else vocab}: missing special tokens {missing}")
         self.ids_to_tokens = {i: t for t, i in self.vocab.items()}
         self.backend = self._build_backend()
@@ -169,20 +180,32 @@ class BertTokenizer:
 
     def _build_backend(self) -> Tokenizer:
         unk, cls, sep = (self.special_tokens[k] for k in ("unk_token", "cls_token", "sep_token"))
+        # tokenizer.wordpiece.greedy, tokenizer.wordpiece.unknown_word (tokenizer.special.unk); words longer
+        # than 100 characters are [UNK] (tokenizer.wordpiece.max_input_chars_per_word,
+        # tokenizer.option.max_input_chars_per_word).
         backend = Tokenizer(WordPiece(self.vocab, unk_token=unk, continuing_subword_prefix="##",
                                       max_input_chars_per_word=100))
+        # tokenizer.normalizer.order: clean_text (tokenizer.normalizer.clean_text.removed,
+        # tokenizer.normalizer.clean_text.whitespace), CJK spacing (tokenizer.normalizer.cjk,
+        # tokenizer.option.tokenize_chinese_chars), accents (tokenizer.normalizer.strip_accents,
+        # tokenizer.option.strip_accents), lower case (tokenizer.normalizer.lowercase,
+        # tokenizer.option.do_lower_case); nothing else (tokenizer.normalizer.no_unicode_normalization).
+        # Character classes come from the Rust crate's Unicode 8.0 tables (tokenizer.unicode.tables).
         backend.normalizer = normalizers.BertNormalizer(
             clean_text=True, handle_chinese_chars=self.tokenize_chinese_chars,
             strip_accents=self.strip_accents, lowercase=self.do_lower_case,
         )
+        # tokenizer.pre_tokenizer.whitespace, tokenizer.pre_tokenizer.punctuation
         backend.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+        # tokenizer.template.single, tokenizer.template.pair, tokenizer.template.token_type_ids
+        # (tokenizer.special.cls, tokenizer.special.sep)
         backend.post_processor = processors.TemplateProcessing(
             single=f"{cls}:0 $A:0 {sep}:0",
             pair=f"{cls}:0 $A:0 {sep}:0 $B:1 {sep}:1",
             special_tokens=[(cls, self.vocab[cls]), (sep, self.vocab[sep])],
         )
-        backend.decoder = decoders.WordPiece(prefix="##", cleanup=True)
-        # Special tokens in raw text are matched verbatim before normalisation, as in HF.
+        backend.decoder = decoders.WordPiece(prefix="##", cleanup=True)  # tokenizer.decode.wordpiece_cleanup
+        # tokenizer.special.in_text: special tokens in raw text are matched verbatim before normalisation.
         backend.add_special_tokens([AddedToken(t, normalized=False, special=True)
                                     for t in self.special_tokens.values()])
         return backend
@@ -224,7 +247,7 @@ class BertTokenizer:
         return [self.vocab[t] for t in self.special_tokens.values()]
 
     def convert_tokens_to_ids(self, tokens: str | Sequence[str]) -> int | list[int]:
-        """Unknown tokens map to the [UNK] id (as HF)."""
+        """Unknown tokens map to the [UNK] id (as HF; tokenizer.decode.convert_tokens_to_ids)."""
         unk = self.unk_token_id
         if isinstance(tokens, str):
             return self.vocab.get(tokens, unk)
@@ -241,7 +264,7 @@ class BertTokenizer:
             raise ValueError(f"{argument}: expected a 1-D sequence of int token ids, got {ids!r}")
         values = array.tolist()
         for position, value in enumerate(values):
-            if not 0 <= value < len(self.vocab):
+            if not 0 <= value < len(self.vocab):  # tokenizer.decode.invalid_ids
                 raise ValueError(f"{argument}[{position}] = {value} is not a token id in [0, {len(self.vocab)})")
         return values
 
@@ -284,26 +307,30 @@ class BertTokenizer:
         """
         batched = not isinstance(text, str | bytes)
         texts, pairs = _collect_inputs(text, text_pair, batched)
-        n_special = (3 if pairs is not None else 2) if add_special_tokens else 0
+        n_special = (3 if pairs is not None else 2) if add_special_tokens else 0  # tokenizer.template.*
         pad_mode = _padding_mode(padding)
         strategy = _truncation_strategy(truncation, max_length, pad_mode)
         _check_max_length(max_length)
         limit = max_length
         if limit is None and self.model_max_length < VERY_LARGE_INTEGER:
-            limit = self.model_max_length  # HF falls back to model_max_length
-        if pad_mode == "max_length" and limit is None:
+            limit = self.model_max_length  # HF's fallback: tokenizer.option.model_max_length
+        if pad_mode == "max_length" and limit is None:  # tokenizer.padding.max_length_without_limit
             raise ValueError("padding='max_length' needs max_length (the tokenizer has no model_max_length)")
         if strategy is not None and limit is not None:
+            # tokenizer.truncation.below_special_tokens; limit == n_special keeps only the template tokens
+            # (tokenizer.truncation.zero_budget).
             if limit < n_special:
                 # HF fast wraps around (returns everything) and legacy drops every content token: refuse.
                 raise ValueError(f"max_length={limit} is smaller than the {n_special} special tokens added")
-            if strategy == "only_second" and pairs is None:
+            if strategy == "only_second" and pairs is None:  # tokenizer.truncation.only_second
                 raise ValueError("truncation='only_second' needs text_pair")
-        side = self.padding_side if padding_side is None else padding_side
+        side = self.padding_side if padding_side is None else padding_side  # tokenizer.padding.side
         if side not in ("right", "left"):
             raise ValueError(f"padding_side: expected 'right' or 'left', got {side!r}")
         encodings = self._encode(texts, pairs, add_special_tokens, strategy if limit is not None else None,
                                  limit, pad_mode, side)
+        # tokenizer.template.field_order; tokenizer.template.attention_mask,
+        # tokenizer.template.special_tokens_mask, tokenizer.wordpiece.offsets.
         fields: dict[str, list] = {"input_ids": [e.ids for e in encodings]}
         if return_token_type_ids:
             fields["token_type_ids"] = [e.type_ids for e in encodings]
@@ -313,9 +340,19 @@ class BertTokenizer:
             fields["special_tokens_mask"] = [e.special_tokens_mask for e in encodings]
         if return_offsets_mapping:
             fields["offset_mapping"] = [[tuple(o) for o in e.offsets] for e in encodings]
-        return _finish(fields, batched, return_tensors)
+        return _format_encodings(fields, batched, return_tensors)
 
-    def _encode(self, texts, pairs, add_special_tokens, strategy, limit, pad_mode, side) -> list:
+    def _encode(
+        self,
+        texts: list[str],
+        pairs: list[str] | None,
+        add_special_tokens: bool,
+        strategy: str | None,
+        limit: int | None,
+        pad_mode: str | None,
+        side: str,
+    ) -> list[Encoding]:
+        """The backend's encodings, truncated (`strategy` to `limit`) and padded (`pad_mode` on `side`)."""
         # The backend's truncation/padding are per-call settings here, set and cleared around each call
         # (so one tokenizer must not be shared between threads).
         backend = self.backend
@@ -323,19 +360,21 @@ class BertTokenizer:
         try:
             if strategy is None:
                 backend.no_truncation()
-            else:
+            else:  # tokenizer.truncation.longest_first, tokenizer.truncation.only_first (and only_second)
                 backend.enable_truncation(limit, strategy=strategy, direction="right")
             if pad_mode is None:
                 backend.no_padding()
-            else:
+            else:  # tokenizer.padding.values, tokenizer.special.pad
                 backend.enable_padding(direction=side, pad_id=self.pad_token_id, pad_type_id=0,
                                        pad_token=self.special_tokens["pad_token"],
                                        length=limit if pad_mode == "max_length" else None)
             try:
+                # add_special_tokens=False: no template tokens (tokenizer.template.add_special_tokens_false)
                 return backend.encode_batch(inputs, add_special_tokens=add_special_tokens)
             except Exception as err:
                 if "Truncation error" not in str(err):
                     raise
+                # tokenizer.truncation.impossible
                 raise ValueError(f"truncation={strategy!r}, max_length={limit}: {_truncation_culprit(backend, inputs)}"
                                  f" ({err})") from None
         finally:
@@ -349,7 +388,10 @@ class BertTokenizer:
         clean_up_tokenization_spaces: bool = False,
     ) -> str:
         """WordPiece decoder (always removes the space before . ? ! ,); the optional whole-string clean-up
-        is HF's clean_up_tokenization, off by default for the v5 BertTokenizer."""
+        is HF's clean_up_tokenization, off by default for the v5 BertTokenizer.
+
+        tokenizer.decode.wordpiece, tokenizer.decode.wordpiece_cleanup, tokenizer.decode.skip_special_tokens,
+        tokenizer.decode.clean_up_tokenization_spaces."""
         ids = [ids] if isinstance(ids, int | np.integer) else ids
         text = self.backend.decode(self._check_ids(ids, "ids"), skip_special_tokens=skip_special_tokens)
         if clean_up_tokenization_spaces:
@@ -357,26 +399,34 @@ class BertTokenizer:
                 text = text.replace(old, new)
         return text
 
-    def batch_decode(self, sequences: Sequence[Sequence[int]] | np.ndarray, **kwargs: Any) -> list[str]:
-        return [self.decode(ids, **kwargs) for ids in sequences]
+    def batch_decode(
+        self, sequences: Sequence[Sequence[int]] | np.ndarray, skip_special_tokens: bool = False,
+        clean_up_tokenization_spaces: bool = False,
+    ) -> list[str]:
+        """`decode` of each row."""
+        return [self.decode(ids, skip_special_tokens=skip_special_tokens,
+                            clean_up_tokenization_spaces=clean_up_tokenization_spaces) for ids in sequences]
 
 
 def _collect_inputs(text, text_pair, batched: bool) -> tuple[list[str], list[str] | None]:
     if not batched:
         pair = None if text_pair is None else _as_text(text_pair, "text_pair")
-        # HF v5 BertTokenizer tests `if text_pair`: an empty pair string means "no pair" (single calls only).
+        # HF v5 BertTokenizer tests `if text_pair`: an empty pair string means "no pair" (single calls only;
+        # tokenizer.template.empty_text_pair).
         return [_as_text(text, "text")], ([pair] if pair else None)
     if not isinstance(text, list | tuple):
         raise TypeError(f"text: expected str, bytes or a list of them, got {type(text).__name__}")
     texts = [_as_text(t, f"text[{i}]") for i, t in enumerate(text)]
     if text_pair is None:
         return texts, None
+    # tokenizer.input.batch_pair_length
     if isinstance(text_pair, str | bytes) or not isinstance(text_pair, list | tuple) or len(text_pair) != len(texts):
         raise ValueError("text_pair: with a batch of texts, pass a list of the same length")
     return texts, [_as_text(t, f"text_pair[{i}]") for i, t in enumerate(text_pair)]
 
 
 def _padding_mode(padding: bool | str) -> str | None:
+    """tokenizer.padding.strategies; an unknown value is an error (tokenizer.input.options)."""
     if padding is False or padding == "do_not_pad":
         return None
     if padding is True or padding == "longest":
@@ -387,6 +437,7 @@ def _padding_mode(padding: bool | str) -> str | None:
 
 
 def _truncation_strategy(truncation: bool | str | None, max_length: int | None, pad_mode: str | None) -> str | None:
+    """tokenizer.truncation.activation; an unknown value is an error (tokenizer.input.options)."""
     if truncation is None:
         # HF: a max_length with neither padding nor truncation asked for means longest_first truncation.
         return "longest_first" if max_length is not None and pad_mode is None else None
@@ -414,13 +465,14 @@ def _truncation_culprit(backend: Tokenizer, inputs: list) -> str:
     return "a sequence has too few tokens to truncate"
 
 
-def _finish(fields: dict[str, list], batched: bool, return_tensors: str | None) -> dict[str, Any]:
+def _format_encodings(fields: dict[str, list], batched: bool, return_tensors: str | None) -> dict[str, Any]:
+    """The fields as lists (a single text's row unwrapped) or, with return_tensors="np", int64 arrays."""
     if return_tensors is None:
         return fields if batched else {k: v[0] for k, v in fields.items()}
     if return_tensors != "np":
         raise ValueError(f"return_tensors: only None (lists) or 'np' are supported, got {return_tensors!r}")
     lengths = {len(row) for row in fields["input_ids"]}
-    if len(lengths) > 1:
+    if len(lengths) > 1:  # tokenizer.padding.ragged_tensors
         raise ValueError(f"return_tensors='np': sequences have different lengths {sorted(lengths)}; pass padding=True")
     width = lengths.pop() if lengths else 0
     out = {}

@@ -1,7 +1,8 @@
 """Input checks: one clear ValueError naming the argument, where transformers fails late or not at all.
 
 transformers raises IndexError / RuntimeError (or computes garbage) for several of these; raising a ValueError
-up front is an intended difference. Value checks (ids in range) read the tensors and are skipped under tracing.
+up front is an intended difference (the spec names no exception type: heads.unspecified.error_types). Value
+checks (ids in range) read the tensors and are skipped under tracing.
 """
 
 from __future__ import annotations
@@ -82,13 +83,14 @@ def check_model_inputs(
                         ("inputs_embeds", inputs_embeds), ("encoder_hidden_states", encoder_hidden_states),
                         ("encoder_attention_mask", encoder_attention_mask)):
         check_tensor(name, value)
+    # heads.omitted.exactly_one_of_ids_embeds, heads.common.input_exclusive
     if (input_ids is None) == (inputs_embeds is None):
         raise ValueError("You must specify exactly one of input_ids or inputs_embeds")
     if input_ids is not None:
         if input_ids.dim() != 2:
             raise ValueError(f"input_ids must have shape [batch, seq_len], got {list(input_ids.shape)}")
         check_integer("input_ids", input_ids)
-        check_range("input_ids", input_ids, 0, config.vocab_size)
+        check_range("input_ids", input_ids, 0, config.vocab_size)  # heads.common.input_ids_out_of_range
         batch, seq_len = input_ids.shape
     else:
         if inputs_embeds.dim() != 3 or inputs_embeds.shape[-1] != config.hidden_size:
@@ -102,6 +104,7 @@ def check_model_inputs(
         raise ValueError(f"empty input: batch {batch}, seq_len {seq_len}")
 
     past_len = _check_cache(config, cache, batch)
+    # heads.common.max_positions
     if position_ids is None and past_len + seq_len > config.max_position_embeddings:
         raise ValueError(
             f"sequence too long: seq_len {seq_len} + cached {past_len} tokens > "
@@ -110,16 +113,17 @@ def check_model_inputs(
     if token_type_ids is not None:
         _check_shape("token_type_ids", token_type_ids, [(batch, seq_len)])
         check_integer("token_type_ids", token_type_ids)
+        # heads.common.token_type_out_of_range
         check_range("token_type_ids", token_type_ids, 0, config.type_vocab_size)
     if position_ids is not None:
         _check_shape("position_ids", position_ids, [(batch, seq_len), (1, seq_len), (seq_len,)])
         check_integer("position_ids", position_ids)
         check_range("position_ids", position_ids, 0, config.max_position_embeddings)
-    if attention_mask is not None:
+    if attention_mask is not None:  # covers cached + current tokens: decoder.cache.attention_mask
         check_mask("attention_mask", attention_mask, batch, seq_len, past_len + seq_len, dtype, config)
 
     if encoder_hidden_states is not None:
-        if not config.add_cross_attention:
+        if not config.add_cross_attention:  # config.behaviour.add_cross_attention.layers
             raise ValueError(
                 "encoder_hidden_states needs a model built with cross-attention "
                 "(config.is_decoder=True and config.add_cross_attention=True)"
@@ -148,7 +152,7 @@ def _encoder_len(cache: Cache | None, encoder_hidden_states: Tensor) -> int:
 def _check_cache(config: BertConfig, cache: Any, batch: int) -> int:
     if cache is None:
         return 0
-    if not isinstance(cache, Cache):
+    if not isinstance(cache, Cache):  # the reference's own container (heads.unspecified.cache_container)
         raise ValueError(f"cache must be a bert_reference.Cache, got {type(cache).__name__}")
     if not config.is_decoder:
         raise ValueError("cache needs a decoder (config.is_decoder=True); an encoder has no key/value cache")
@@ -166,7 +170,8 @@ def _check_shape(name: str, value: Tensor, shapes: list[tuple[int, ...]]) -> Non
 def check_mask(
     name: str, mask: Tensor, batch: int, q_len: int, kv_len: int, dtype: torch.dtype, config: BertConfig
 ) -> None:
-    """2-D [batch, kv_len] (any dtype, non-zero attends) or 4-D [batch|1, 1|heads, q_len, kv_len]."""
+    """2-D [batch, kv_len] (any dtype, non-zero attends) or 4-D [batch|1, 1|heads, q_len, kv_len]
+    (heads.common.attention_mask_4d)."""
     if mask.dim() == 2:
         _check_shape(name, mask, [(batch, kv_len)])
         return

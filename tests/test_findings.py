@@ -10,7 +10,7 @@ import pytest
 import bert_conformance.adapters.reference  # noqa: F401 - keep it in pytester's module snapshot
 import bert_conformance.clauses
 import bert_conformance.spec  # noqa: F401
-from bert_conformance.findings import group, signature
+from bert_conformance.findings import family, group, localise, signature
 
 pytest_plugins = ["pytester"]
 
@@ -38,20 +38,42 @@ def test_numeric_failures_are_one_finding_with_the_worst_error_and_the_smallest_
     assert finding.repro == "pytest loss"  # one compared element: the smallest reproduction
 
 
-def test_messages_differing_only_in_numbers_or_quoted_values_are_one_finding():
+def test_other_failures_are_one_finding_per_component_with_their_distinct_messages():
     def raised(text: str) -> dict:
         return {"status": "fail", "message": text, "repro": ""}
 
     results = {
-        "a": raised("Failed: DID NOT RAISE: input_ids 99 out of range [0, 98)"),
-        "b": raised("Failed: DID NOT RAISE: input_ids 31 out of range [0, 30)"),
-        "c": raised("ValueError: unknown head 'BertX'"),
-        "d": raised("ValueError: unknown head 'BertY'"),
-        "e": raised("TypeError: forward() got an unexpected keyword argument"),
+        "heads.common.input_ids_out_of_range": raised("Failed: DID NOT RAISE: input_ids 99 out of range [0, 98)"),
+        "heads.common.token_type_out_of_range": raised("Failed: DID NOT RAISE: input_ids 31 out of range [0, 30)"),
+        "heads.common.max_positions": raised("TypeError: forward() got an unexpected keyword argument"),
+        "heads.common.padding_invariance": {"status": "pass", "message": ""},
+        "config.constraint.hidden_size_divisible_by_heads": raised("Failed: DID NOT RAISE <class 'ValueError'>"),
     }
-    found = group(results)
-    assert [f.tests for f in found] == [["a", "b"], ["c", "d"], ["e"]]
+    first, second = group(results)
+    assert first.component == "heads.common" and first.tests == [
+        "heads.common.input_ids_out_of_range", "heads.common.max_positions", "heads.common.token_type_out_of_range"]
+    assert first.details == ["Failed: DID NOT RAISE: input_ids 99 out of range [0, 98)",
+                             "TypeError: forward() got an unexpected keyword argument"]  # numbers blanked: one
+    assert first.cause.startswith("heads.common: Failed: DID NOT RAISE") and "+1 other message" in first.cause
+    assert second.component == "config.constraint"
     assert signature("x (float64): 1 of 2 elements differ beyond atol=1e-09")[0] == "numeric"
+
+
+def test_failing_cases_are_localised_to_the_family_they_share_and_passing_cases_avoid():
+    """Spectrum-based localisation: both failing tokenizer cases exercise tokenizer.normalizer; the wordpiece
+    clauses they also exercise pass elsewhere, so the finding points at the normalizer."""
+    fail = {"status": "fail", "message": "AssertionError: input_ids differ at 3", "repro": ""}
+    results = {
+        "tokenizer.case.accents_uncased-small": fail,
+        "tokenizer.case.accents_combining-small": fail,
+        "tokenizer.case.hf_doc_example-small": {"status": "pass", "message": ""},
+    }
+    assert family("tokenizer.normalizer.strip_accents") == "tokenizer.normalizer"
+    assert family("heads.BertModel.outputs.order") == "heads.outputs"
+    assert family("properties.position_ids") == "embeddings.position"
+    assert set(localise(results).values()) == {"tokenizer.normalizer"}
+    (finding,) = group(results)
+    assert finding.component == "tokenizer.normalizer" and len(finding.tests) == 2
 
 
 def test_a_port_with_one_numeric_bug_reads_as_one_finding(pytester):

@@ -9,7 +9,7 @@ import pytest
 import bert_conformance.clauses.test_golden as golden_clause
 from bert_conformance.adapter import load_implementation
 from bert_conformance.golden import default_dir, load_case
-from bert_conformance.golden.masks import specified_mask
+from bert_conformance.specified import specified
 
 pytest_plugins = ["pytester"]
 
@@ -58,29 +58,27 @@ def test_padded_positions_are_not_compared_but_real_ones_are(reference):
         golden_clause._compare_all(case, case.inputs, case.expected, garbage, "float64", where="")
 
 
-def test_specified_mask_rules():
-    cfg = {"is_decoder": False}
+def test_specified_rules():
     mask = np.array([[1, 1, 0], [0, 0, 0]])
     inputs = {"input_ids": np.zeros((2, 3), dtype=np.int64), "attention_mask": mask}
-    hidden = specified_mask("BertModel", cfg, inputs, "last_hidden_state", (2, 3, 4))
+    hidden = specified("BertModel", "last_hidden_state", (2, 3, 4), inputs)
     assert hidden[:, :, 0].tolist() == [[True, True, False], [False, False, False]]
-    assert specified_mask("BertModel", cfg, inputs, "hidden_states.0", (2, 3, 4)).all()  # embedding output
-    assert specified_mask("BertModel", cfg, inputs, "pooler_output", (2, 4))[:, 0].tolist() == [True, False]
-    assert specified_mask("BertForSequenceClassification", cfg, inputs, "logits", (2, 3))[:, 0].tolist() == [True, False]
-    assert specified_mask("BertForMaskedLM", cfg, inputs, "logits", (2, 3, 5))[0, :, 0].tolist() == [True, True, False]
-    att = specified_mask("BertModel", cfg, inputs, "attentions.0", (2, 1, 3, 3))
+    assert specified("BertModel", "hidden_states.0", (2, 3, 4), inputs).all()  # embedding output
+    assert specified("BertModel", "pooler_output", (2, 4), inputs)[:, 0].tolist() == [True, False]
+    assert specified("BertForSequenceClassification", "logits", (2, 3), inputs)[:, 0].tolist() == [True, False]
+    assert specified("BertForMaskedLM", "logits", (2, 3, 5), inputs)[0, :, 0].tolist() == [True, True, False]
+    att = specified("BertModel", "attentions.0", (2, 1, 3, 3), inputs)
     assert att[0, 0, :, 0].tolist() == [True, True, False] and not att[1].any()
-    assert specified_mask("BertModel", cfg, inputs, "loss", ()).all()
+    assert specified("BertModel", "loss", (), inputs).all()
 
 
-def test_specified_mask_for_cache_and_choices():
-    cfg = {"is_decoder": True}
+def test_specified_for_cache_and_choices():
     step = {"input_ids": np.zeros((1, 1), dtype=np.int64), "attention_mask": np.array([[1, 0, 1]])}
-    deep = specified_mask("BertLMHeadModel", cfg, step, "cache.1.key", (1, 2, 3, 4))
+    deep = specified("BertLMHeadModel", "cache.1.key", (1, 2, 3, 4), step, decoder=True)
     assert deep[0, 0, :, 0].tolist() == [True, False, True]
-    assert specified_mask("BertLMHeadModel", cfg, step, "cache.0.key", (1, 2, 3, 4)).all()
+    assert specified("BertLMHeadModel", "cache.0.key", (1, 2, 3, 4), step, decoder=True).all()
     choices = {"input_ids": np.zeros((1, 2, 3), dtype=np.int64), "attention_mask": np.array([[[1, 1, 0], [0, 1, 1]]])}
-    logits = specified_mask("BertForMultipleChoice", cfg, choices, "logits", (1, 2))
+    logits = specified("BertForMultipleChoice", "logits", (1, 2), choices, decoder=True)
     assert logits.tolist() == [[True, False]]  # choice 1 starts with padding: its pooled logit is unspecified
 
 
@@ -138,3 +136,32 @@ def test_golden_oracle_mode_still_fails_a_known_bad_port(pytester):
     result, data = _golden_only_run(pytester, "bert_conformance.known_bad:attention.scale_missing")
     assert result.ret == 1
     assert data["clauses"]["golden.model.tiny-float64"]["status"] == "fail"
+
+
+def test_golden_clauses_of_the_spec_are_what_the_cases_run():
+    """spec/golden.yaml lists exactly the golden.* clauses the fixtures give; any disagreement is one line
+    naming the file and the clause (golden verify and the clause module's collection refuse it)."""
+    from bert_conformance.golden import iter_cases
+    from bert_conformance.golden.clauses import spec_problems
+    from bert_conformance.spec import load_spec
+
+    spec, cases = load_spec().raw("golden")["clauses"], iter_cases()
+    assert spec_problems(spec, cases) == []
+    assert [c["id"] for c in golden_clause.SPEC_CLAUSES] == [c["id"] for c in spec]
+
+    dropped = [c for c in spec if c["id"] != "golden.model.small.hidden_states"]
+    renamed = [{**c, "text": "other"} if c["id"] == "golden.model.tiny" else c for c in spec]
+    unknown = [*spec, {"id": "golden.model.gone", "case": "model.gone", "text": "no such case"}]
+    assert spec_problems(dropped, cases) == [
+        "spec/golden.yaml: no clause golden.model.small.hidden_states: the golden case model.small records it; add it"]
+    (problem,) = spec_problems(renamed, cases)
+    assert problem.startswith("spec/golden.yaml: clauses[") and "golden.model.tiny: text 'other', but the" in problem
+    (problem,) = spec_problems(unknown, cases)
+    assert f"clauses[{len(spec)}] golden.model.gone: no golden case records it" in problem
+
+
+def test_golden_verify_checks_the_installed_fixtures_against_the_spec(capsys):
+    from bert_conformance.golden import golden_main
+
+    assert golden_main(["verify"]) == 0
+    assert "the spec's golden.* clauses agree" in capsys.readouterr().out

@@ -544,6 +544,95 @@ CASES += [
     ),
 ]
 
+def both(*mutations: Callable[[Path], None]) -> Callable[[Path], None]:
+    def mutate(folder: Path) -> None:
+        for mutation in mutations:
+            mutation(folder)
+
+    return mutate
+
+
+def keep(data: dict) -> None:
+    """No edit: ``copied(name, keep)`` puts a non-core file beside the core files as it is."""
+
+CASES += [
+    # --- refines (backward link) and checked_by (forward link) disagree
+    Case(
+        "checked_by_misses_a_refining_clause",
+        "heads",
+        both(copied("properties", keep), edit("heads", delitem(["common", 7, "checked_by"]))),
+        "common[7].checked_by",
+        "'heads.common.padding_invariance' is refined by 'properties.padding_invariance' (properties.yaml) but its "
+        "checked_by does not name it",
+    ),
+    Case(
+        "checked_by_names_a_clause_that_does_not_refine",
+        "heads",
+        both(copied("decoder", keep),
+             edit("heads", setitem(["omission_rules", 8, "checked_by"], ["decoder.logits_to_keep", "decoder.causal"]))),
+        "omission_rules[8].checked_by[1]",
+        "'decoder.causal' (decoder.yaml) does not refine 'heads.omitted.keep_all'",
+    ),
+    Case(
+        "checked_by_names_an_unknown_clause",
+        "heads",
+        both(copied("decoder", keep),
+             edit("heads", setitem(["omission_rules", 8, "checked_by"], ["decoder.logits_to_keep", "decoder.nothing"]))),
+        "omission_rules[8].checked_by[1]",
+        "no clause 'decoder.nothing' in the spec",
+    ),
+    Case(
+        "refines_an_unknown_clause",
+        "properties",
+        copied("properties", setitem(["properties", 0, "refines"], ["heads.common.no_such_clause"])),
+        "properties[0].refines[0]",
+        "no clause 'heads.common.no_such_clause' in the spec",
+    ),
+    # --- core.yaml, numerics.yaml, golden.yaml: the ids the clause modules run
+    Case(
+        "core_clause_outside_its_file",
+        "core",
+        copied("core", setitem(["clauses", 0, "id"], "heads.core_capabilities")),
+        "clauses[0].id",
+        "must start with the file name",
+    ),
+    Case(
+        "numerics_head_unknown",
+        "numerics",
+        copied("numerics", lambda d: d["clauses"][1].update(id="numerics.float64.BertForNothing", head="BertForNothing")),
+        "clauses[1].head",
+        "unknown head 'BertForNothing' (not in heads.yaml)",
+    ),
+    Case(
+        "numerics_pair_missing",
+        "numerics",
+        copied("numerics", delitem(["clauses", 0])),
+        "clauses",
+        "no clause 'numerics.float64.BertModel'",
+    ),
+    Case(
+        "numerics_id_not_its_dtype_and_head",
+        "numerics",
+        copied("numerics", setitem(["clauses", 0, "id"], "numerics.float64.Bert")),
+        "clauses[0].id",
+        "clause id must be 'numerics.float64.BertModel'",
+    ),
+    Case(
+        "golden_id_not_its_case",
+        "golden",
+        copied("golden", setitem(["clauses", 0, "id"], "golden.lm_head.other")),
+        "clauses[0].id",
+        "clause id must be 'golden.lm_head.cache_steps'",
+    ),
+    Case(
+        "golden_group_without_its_case_clause",
+        "golden",
+        copied("golden", delitem(["clauses", 1])),
+        "clauses[1].case",
+        "no clause 'golden.lm_head.causal_labels' for the case itself",
+    ),
+]
+
 LINE = re.compile(r"^\S.*: \S.*: .+$")
 
 

@@ -80,7 +80,7 @@ def test_forward_needs(inputs, options, needs):
 
 
 def _state_dict(head: str, config: dict) -> dict:
-    from bert_conformance.clauses._shape_helpers import spec_state_dict
+    from bert_conformance.clauses.model_helpers import spec_state_dict
 
     return spec_state_dict(head, config, seed=0)
 

@@ -6,7 +6,7 @@
 Runs one clause module's hypothesis clauses (``gradients``, ``decoder`` or ``numerics``) many times against a
 correct port with float64 taken out of its claims (``--impl``, default the reference), so that the clauses
 check float32, drawing configs either on the full range (``--range full``) or as the clauses draw them
-(``--range clauses``: ``_draw.MEASURED_REGIME`` where the module asks for it). Unlike a pytest run it does not stop at the first failure: it
+(``--range clauses``: ``hypothesis_helpers.MEASURED_REGIME`` where the module asks for it). Unlike a pytest run it does not stop at the first failure: it
 prints, per clause, how many drawn examples failed and the largest share of its tolerance any comparison
 used (1.0 = exactly at the tolerance). The spec's tolerances and the clause regimes are judged by these
 figures (docs/spec.md, "Measured regime").
@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from hypothesis.errors import UnsatisfiedAssumption
 
 from bert_conformance.adapter import Port, load_implementation
-from bert_conformance.clauses import _draw
+from bert_conformance.clauses import hypothesis_helpers
 from bert_conformance.oracle import get_oracle
 from bert_conformance.tolerance import recording
 
@@ -74,7 +74,7 @@ def measure(
 ) -> dict[str, dict[str, Any]]:
     module = importlib.import_module(f"bert_conformance.clauses.test_{kind}")
     if full:  # every dtype on the full range
-        original = _draw.configs_for
+        original = hypothesis_helpers.configs_for
         module.configs_for = lambda head, dtype, **kw: original(head, dtype, full_range=(dtype,), **kw)
     found = load_implementation(impl)
     port, oracle = Port(found.name, found.target, WithoutFloat64(found.impl)), get_oracle("reference")

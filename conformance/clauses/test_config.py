@@ -8,6 +8,22 @@ its default shows (PROBES): the 30522-row vocabulary, 768-wide hidden states, 12
 positions (a position id of 511), an eps made visible by near-constant embeddings, the padding_idx
 gradient. Defaults that act only in training (dropouts, initializer_range) or only in generation (bos/eos)
 are checked for what the adapter can see: the key may be omitted and evaluation outputs are unchanged.
+
+Clause ids run here that this module does not write out, by test function (tools/clause_hops.py):
+    config.default.*                                     test_default
+    config.derived.*                                     test_head_dim
+    config.hidden_act.*                                  test_activation
+    config.behaviour.pad_token_id.padding_idx            test_padding_idx
+    config.behaviour.use_cache.decoder_only              test_use_cache_decoder_only
+    config.behaviour.is_decoder.causal                   test_is_decoder_causal
+    config.behaviour.add_cross_attention.layers          test_add_cross_attention
+    config.behaviour.tie_word_embeddings.decoder_bias    test_untied_decoder
+    config.behaviour.chunk_size_feed_forward.equivalent  test_chunking
+    config.behaviour.output_attentions.eager_only        test_output_attentions_eager
+    config.behaviour.num_labels.id2label                 test_num_labels
+    config.behaviour.position_embedding_type.removed     test_position_embedding_type_ignored
+    config.behaviour.strict_types                        test_strict_types
+    config.behaviour.hidden_size_check_at_model_init     test_hidden_size_checked_at_load
 """
 
 from __future__ import annotations
@@ -19,20 +35,29 @@ import numpy as np
 import pytest
 
 from bert_conformance.adapter import private
-from bert_conformance.clauses import _heads_helpers as hh
-from bert_conformance.clauses._shape_helpers import SPEC, compare_all, label_args, spec_state_dict
-from bert_conformance.clauses.helpers import tiny_config
-from bert_conformance.plugin import clause_params
+from bert_conformance.case import tiny_config
+from bert_conformance.clauses.dtype_helpers import check_dtype
+from bert_conformance.clauses.model_helpers import (
+    SPEC,
+    WORD_EMBEDDINGS,
+    base_key,
+    encoder_inputs,
+    head_config,
+    head_inputs,
+    label_args,
+    spec_state_dict,
+)
+from bert_conformance.clauses.pytest_helpers import (
+    compare_all,
+    forward_raises,
+    load_raises,
+    not_tested,
+    params,
+    present,
+    present_names,
+)
+from bert_conformance.losses import MLM, SEQCLS
 from bert_conformance.spec.node import thaw
-
-TESTED: set[str] = set()
-SEQCLS, MLM = "BertForSequenceClassification", "BertForMaskedLM"
-
-
-def _params(clauses: list[dict[str, Any]], requires: Any = None) -> list[Any]:
-    clauses = sorted(clauses, key=lambda c: c["id"])
-    TESTED.update(c["id"] for c in clauses)
-    return clause_params(clauses, requires=requires)
 
 
 @dataclass(frozen=True)
@@ -86,10 +111,10 @@ def _probe_needs(clause: dict[str, Any]) -> dict[str, Any]:
     return needs
 
 
-@pytest.mark.parametrize("clause", _params(_default_clauses(), _probe_needs))
+@pytest.mark.parametrize("clause", params(_default_clauses(), requires=_probe_needs))
 def test_default(clause, bert_impl, oracle, capabilities):
     name, probe, head = clause["field"], clause["probe"], clause["probe"].head
-    dtype = hh.best_dtype(capabilities)
+    dtype = check_dtype(capabilities)
     expected_config = {**tiny_config(**probe.config), name: clause["default"]}
     port_config = {k: v for k, v in expected_config.items() if k != name}
     weights = oracle.random_state_dict(head, expected_config, seed=0)
@@ -100,9 +125,9 @@ def test_default(clause, bert_impl, oracle, capabilities):
     explicit = bert_impl.load_model(head, expected_config, weights, dtype=dtype, attention=probe.attention)
     inputs = _probe_inputs(probe, expected_config)
     got, want = model.forward(inputs), explicit.forward(inputs)
-    assert hh.present_names(got) == hh.present_names(want), (
-        f"config without {name!r}: the port returned {hh.present_names(got)}, but with the spec default "
-        f"{name}={clause['default']!r} written out it returns {hh.present_names(want)}"
+    assert present_names(got) == present_names(want), (
+        f"config without {name!r}: the port returned {present_names(got)}, but with the spec default "
+        f"{name}={clause['default']!r} written out it returns {present_names(want)}"
     )
     compare_all(head, got, want, inputs=inputs, dtype=dtype)
     if name == "pad_token_id":
@@ -110,7 +135,7 @@ def test_default(clause, bert_impl, oracle, capabilities):
 
 
 def _probe_inputs(probe: Probe, config: dict[str, Any]) -> dict[str, np.ndarray]:
-    inputs = hh.head_inputs(probe.head, config)
+    inputs = head_inputs(probe.head, config)
     rng = np.random.default_rng(1)
     if probe.high_ids:
         inputs["input_ids"] = rng.integers(0, probe.high_ids, size=inputs["input_ids"].shape, dtype=np.int64)
@@ -130,7 +155,7 @@ def _check_padding_row(model: Any, inputs: dict[str, np.ndarray], pad: int) -> N
     """The word-embedding row pad_token_id gets no gradient (padding_idx), though the token is in the input."""
     __tracebackhide__ = True
     grads = model.gradients(inputs)
-    rows = grads[hh.base_key(SEQCLS, hh.WORD_EMBEDDINGS)]
+    rows = grads[base_key(SEQCLS, WORD_EMBEDDINGS)]
     used = [t for t in np.unique(inputs["input_ids"]) if t != pad]
     assert np.any(rows[used] != 0), "no gradient reaches the used word-embedding rows: the check would be vacuous"
     assert np.all(rows[pad] == 0), f"word-embedding row {pad} (pad_token_id) has gradient {rows[pad][:4]}...; want 0"
@@ -139,14 +164,14 @@ def _check_padding_row(model: Any, inputs: dict[str, np.ndarray], pad: int) -> N
 # --- derived names ---------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("clause", _params([{"id": d.id, "derived": d} for d in SPEC.config.derived]))
+@pytest.mark.parametrize("clause", params([{"id": d.id, "derived": d} for d in SPEC.config.derived]))
 def test_head_dim(clause, load_case, capabilities):
     """head_dim = hidden_size / num_attention_heads: the split and the head_dim ** -0.5 scale, per head count."""
     assert clause["derived"].name == "head_dim", "a new derived name needs a test"
-    dtype = hh.best_dtype(capabilities)
+    dtype = check_dtype(capabilities)
     for heads in (1, 3, 6):
         case = load_case("BertModel", tiny_config(hidden_size=24, num_attention_heads=heads), dtype=dtype)
-        inputs = hh.head_inputs("BertModel", case.config)
+        inputs = head_inputs("BertModel", case.config)
         compare_all("BertModel", case.run(inputs), case.expected(inputs), inputs=inputs, dtype=dtype)
 
 
@@ -171,15 +196,15 @@ def _constraint_clauses() -> list[dict[str, Any]]:
     return [{"id": c.id, "constraint": c, "head": VIOLATIONS[c.id][0]} for c in enforced]
 
 
-@pytest.mark.parametrize("clause", _params(_constraint_clauses(), lambda c: {"head": c["head"]}))
+@pytest.mark.parametrize("clause", params(_constraint_clauses(), requires=lambda c: {"head": c["head"]}))
 def test_constraint_rejected(clause, bert_impl, capabilities):
     """A config breaking the constraint is rejected: at load_model, or at the first forward if the spec says so."""
     constraint, head = clause["constraint"], clause["head"]
     config = tiny_config(**VIOLATIONS[constraint.id][1])
     weights = spec_state_dict(head, config, seed=0)  # shaped for the broken config, from the spec alone
-    dtype = hh.best_dtype(capabilities)
+    dtype = check_dtype(capabilities)
     if constraint.enforced_at != "forward":
-        hh.load_raises(bert_impl, head, config, weights, dtype)
+        load_raises(bert_impl, head, config, weights, dtype)
         return
     try:
         model = bert_impl.impl.load_model(head, dict(config), private(weights), dtype=dtype, device=bert_impl.device,
@@ -187,18 +212,18 @@ def test_constraint_rejected(clause, bert_impl, capabilities):
     except Exception:  # noqa: BLE001 - rejecting the config at load time is conforming too
         return
     with pytest.raises(Exception):  # noqa: B017 - any error type (heads.unspecified.error_types)
-        model.forward(hh.head_inputs(head, config))
+        model.forward(head_inputs(head, config))
 
 
 # --- activations ------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("clause", _params([{"id": a.id, "activation": a} for a in SPEC.config.activations]))
+@pytest.mark.parametrize("clause", params([{"id": a.id, "activation": a} for a in SPEC.config.activations]))
 def test_activation(clause, bert_impl, oracle, capabilities):
     """hidden_act=<key> in the feed-forward and (for a port with BertForMaskedLM) the masked-LM transform:
     outputs equal the oracle's. A port without that head is checked on BertModel's feed-forward."""
     activation = clause["activation"]
-    dtype = hh.best_dtype(capabilities)
+    dtype = check_dtype(capabilities)
     head = MLM if MLM in capabilities.heads else "BertModel"
     config = tiny_config(hidden_act=activation.name)
     weights = spec_state_dict(head, config, seed=0)
@@ -208,7 +233,7 @@ def test_activation(clause, bert_impl, oracle, capabilities):
         if activation.required:
             raise
         pytest.skip(f"not claimed: optional activation {activation.name!r} ({type(error).__name__}: {error})")
-    inputs = hh.head_inputs(head, config)
+    inputs = head_inputs(head, config)
     try:
         expected = oracle.forward(head, config, weights, inputs)
     except ValueError as error:
@@ -222,14 +247,14 @@ def test_activation(clause, bert_impl, oracle, capabilities):
 
 
 def _behaviour(what: str, requires: Any = None) -> list[Any]:
-    return _params([{"id": f"config.behaviour.{what}"}], requires)
+    return params([{"id": f"config.behaviour.{what}"}], requires=requires)
 
 
 @pytest.mark.parametrize("clause", _behaviour("pad_token_id.padding_idx", {"head": SEQCLS, "feature": ["loss", "gradients"]}))
 def test_padding_idx(clause, load_case, capabilities):
     """Row pad_token_id gets no gradient; the pad token is still attended (only attention_mask masks)."""
-    case = load_case(SEQCLS, tiny_config(pad_token_id=5), dtype=hh.best_dtype(capabilities))
-    inputs = hh.head_inputs(SEQCLS, case.config)
+    case = load_case(SEQCLS, tiny_config(pad_token_id=5), dtype=check_dtype(capabilities))
+    inputs = head_inputs(SEQCLS, case.config)
     inputs["input_ids"][:, 1] = 5
     inputs.update(label_args(SEQCLS, case.config, inputs))
     compare_all(SEQCLS, case.run(inputs), case.expected(inputs), inputs=inputs, dtype=case.dtype)
@@ -238,11 +263,11 @@ def test_padding_idx(clause, load_case, capabilities):
 
 @pytest.mark.parametrize("clause", _behaviour("use_cache.decoder_only", {"feature": ["decoder", "cache"]}))
 def test_use_cache_decoder_only(clause, load_case, capabilities):
-    dtype = hh.best_dtype(capabilities)
+    dtype = check_dtype(capabilities)
     for config, options, cached in (({}, {"use_cache": True}, False), (DECODER, {}, True),
                                     ({**DECODER, "use_cache": False}, {}, False)):
         case = load_case("BertModel", tiny_config(**config), dtype=dtype)
-        got = hh.present(case.run(hh.head_inputs("BertModel", case.config), **options), "cache")
+        got = present(case.run(head_inputs("BertModel", case.config), **options), "cache")
         assert got == cached, f"config {config}, options {options}: cache returned {got}, want {cached}"
 
 
@@ -250,8 +275,8 @@ def test_use_cache_decoder_only(clause, load_case, capabilities):
 def test_is_decoder_causal(clause, load_case, capabilities):
     """Changing the last token changes position 0 of an encoder, never of a decoder."""
     for decoder in (False, True):
-        case = load_case("BertModel", tiny_config(is_decoder=decoder), dtype=hh.best_dtype(capabilities))
-        inputs = hh.head_inputs("BertModel", case.config, pad=False)
+        case = load_case("BertModel", tiny_config(is_decoder=decoder), dtype=check_dtype(capabilities))
+        inputs = head_inputs("BertModel", case.config, pad=False)
         changed = {**inputs, "input_ids": inputs["input_ids"].copy()}
         changed["input_ids"][:, -1] = (changed["input_ids"][:, -1] + 1) % case.config["vocab_size"]
         first = [case.run(x, use_cache=False)["last_hidden_state"][:, 0] for x in (inputs, changed)]
@@ -264,25 +289,25 @@ def test_is_decoder_causal(clause, load_case, capabilities):
 @pytest.mark.parametrize("clause", _behaviour("add_cross_attention.layers", {"feature": ["decoder", "cross_attention"]}))
 def test_add_cross_attention(clause, load_case, capabilities):
     """With it, encoder_hidden_states are attended (outputs = oracle's); without it, passing them is an error."""
-    dtype = hh.best_dtype(capabilities)
-    case = load_case("BertModel", hh.head_config("BertModel", cross=True), dtype=dtype)
-    inputs = hh.head_inputs("BertModel", case.config)
-    encoder = {**inputs, **hh.encoder_inputs(case.config, len(inputs["input_ids"]))}
+    dtype = check_dtype(capabilities)
+    case = load_case("BertModel", head_config("BertModel", cross=True), dtype=dtype)
+    inputs = head_inputs("BertModel", case.config)
+    encoder = {**inputs, **encoder_inputs(case.config, len(inputs["input_ids"]))}
     with_encoder = case.run(encoder, use_cache=False)
     compare_all("BertModel", with_encoder, case.expected(encoder, use_cache=False), inputs=inputs, dtype=dtype)
     without = case.run(inputs, use_cache=False)["last_hidden_state"]
     assert not np.allclose(with_encoder["last_hidden_state"], without), "encoder_hidden_states changed nothing"
-    plain = load_case("BertModel", hh.head_config("BertModel", decoder=True), dtype=dtype)
-    hh.forward_raises(plain, encoder)
+    plain = load_case("BertModel", head_config("BertModel", decoder=True), dtype=dtype)
+    forward_raises(plain, encoder)
 
 
 @pytest.mark.parametrize("clause", _behaviour("tie_word_embeddings.decoder_bias", {"head": MLM}))
 def test_untied_decoder(clause, bert_impl, oracle, capabilities):
     """tie_word_embeddings false: logits use decoder.weight and decoder.bias; cls.predictions.bias is unused."""
-    dtype = hh.best_dtype(capabilities)
+    dtype = check_dtype(capabilities)
     config = tiny_config(tie_word_embeddings=False)
     weights = spec_state_dict(MLM, config, seed=0)
-    inputs = hh.head_inputs(MLM, config)
+    inputs = head_inputs(MLM, config)
     logits = bert_impl.load_model(MLM, config, weights, dtype=dtype).forward(inputs)
     compare_all(MLM, logits, oracle.forward(MLM, config, weights, inputs), inputs=inputs, dtype=dtype)
     shift = np.linspace(-1, 1, config["vocab_size"]).astype(np.float32)
@@ -297,9 +322,9 @@ def test_untied_decoder(clause, bert_impl, oracle, capabilities):
 
 @pytest.mark.parametrize("clause", _behaviour("chunk_size_feed_forward.equivalent"))
 def test_chunking(clause, bert_impl, oracle, capabilities):
-    dtype = hh.best_dtype(capabilities)
+    dtype = check_dtype(capabilities)
     weights = oracle.random_state_dict("BertModel", tiny_config(), seed=0)
-    inputs = hh.head_inputs("BertModel", tiny_config())
+    inputs = head_inputs("BertModel", tiny_config())
     expected = oracle.forward("BertModel", tiny_config(), weights, inputs)
     for chunk in (1, 3):  # sizes that divide seq 6 (HF raises for others)
         model = bert_impl.load_model("BertModel", tiny_config(chunk_size_feed_forward=chunk), weights, dtype=dtype)
@@ -309,8 +334,8 @@ def test_chunking(clause, bert_impl, oracle, capabilities):
 @pytest.mark.parametrize("clause", _behaviour("output_attentions.eager_only", {"attention": "eager"}))
 def test_output_attentions_eager(clause, load_case, capabilities):
     """Eager attention returns the probabilities (the sdpa result is unspecified: heads.unspecified)."""
-    case = load_case("BertModel", tiny_config(), dtype=hh.best_dtype(capabilities), attention="eager")
-    inputs = hh.head_inputs("BertModel", case.config)
+    case = load_case("BertModel", tiny_config(), dtype=check_dtype(capabilities), attention="eager")
+    inputs = head_inputs("BertModel", case.config)
     got = case.run(inputs, output_attentions=True)
     compare_all("BertModel", got, case.expected(inputs, output_attentions=True), inputs=inputs, dtype=case.dtype,
                 names=("attentions",))
@@ -319,10 +344,10 @@ def test_output_attentions_eager(clause, load_case, capabilities):
 @pytest.mark.parametrize("clause", _behaviour("num_labels.id2label", {"head": SEQCLS}))
 def test_num_labels(clause, bert_impl, oracle, capabilities):
     """num_labels=3, or an id2label of 3 entries (string keys, as in config.json), gives 3 logits."""
-    dtype = hh.best_dtype(capabilities)
+    dtype = check_dtype(capabilities)
     weights = oracle.random_state_dict(SEQCLS, tiny_config(num_labels=3), seed=0)
     for config in (tiny_config(num_labels=3), tiny_config(id2label={"0": "a", "1": "b", "2": "c"})):
-        inputs = hh.head_inputs(SEQCLS, config)
+        inputs = head_inputs(SEQCLS, config)
         got = bert_impl.load_model(SEQCLS, config, weights, dtype=dtype).forward(inputs)
         assert np.shape(got.get("logits")) == (2, 3), f"{config}: logits {np.shape(got.get('logits'))}, want [2, 3]"
         compare_all(SEQCLS, got, oracle.forward(SEQCLS, tiny_config(num_labels=3), weights, inputs), inputs=inputs,
@@ -331,9 +356,9 @@ def test_num_labels(clause, bert_impl, oracle, capabilities):
 
 @pytest.mark.parametrize("clause", _behaviour("position_embedding_type.removed"))
 def test_position_embedding_type_ignored(clause, bert_impl, oracle, capabilities):
-    dtype = hh.best_dtype(capabilities)
+    dtype = check_dtype(capabilities)
     weights = oracle.random_state_dict("BertModel", tiny_config(), seed=0)
-    inputs = hh.head_inputs("BertModel", tiny_config())
+    inputs = head_inputs("BertModel", tiny_config())
     model = bert_impl.load_model("BertModel", tiny_config(position_embedding_type="relative_key"), weights, dtype=dtype)
     compare_all("BertModel", model.forward(inputs), oracle.forward("BertModel", tiny_config(), weights, inputs),
                 inputs=inputs, dtype=dtype)
@@ -342,18 +367,18 @@ def test_position_embedding_type_ignored(clause, bert_impl, oracle, capabilities
 @pytest.mark.parametrize("clause", _behaviour("strict_types"))
 def test_strict_types(clause, bert_impl, capabilities):
     config = tiny_config(hidden_size="32")
-    hh.load_raises(bert_impl, "BertModel", config, spec_state_dict("BertModel", tiny_config(), seed=0),
-                   hh.best_dtype(capabilities))
+    load_raises(bert_impl, "BertModel", config, spec_state_dict("BertModel", tiny_config(), seed=0),
+                check_dtype(capabilities))
 
 
 @pytest.mark.parametrize("clause", _behaviour("hidden_size_check_at_model_init"))
 def test_hidden_size_checked_at_load(clause, bert_impl, capabilities):
     config = tiny_config(hidden_size=30)
-    hh.load_raises(bert_impl, "BertModel", config, spec_state_dict("BertModel", config, seed=0),
-                   hh.best_dtype(capabilities))
+    load_raises(bert_impl, "BertModel", config, spec_state_dict("BertModel", config, seed=0),
+                check_dtype(capabilities))
 
 
-NOT_TESTED = hh.not_tested("config.", TESTED, {
+not_tested({
     "config.behaviour.classifier_dropout.fallback": "dropout acts only in training mode, which the adapter "
     "contract does not expose (heads.unspecified.training_mode_values)",
     "config.behaviour.return_dict.tuple": "outputs cross the adapter as a dict; the tuple order is checked by "

@@ -20,12 +20,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from bert_conformance.clauses._property_helpers import by_id, spec_clauses
-from bert_conformance.plugin import clause_params
+from bert_conformance.clauses.pytest_helpers import Variant, by_id, params, spec_clauses
 
 CLAUSES = by_id(spec_clauses("labels", "data"))
-NOT_TESTED: dict[str, str] = {}
-TESTED: set[str] = set()
 Z = 4.5
 SEED = 1234  # passed to the port
 # The masking batch: [CLS] A [SEP] B [SEP] [PAD]... rows; text ids never collide with the special ids.
@@ -36,12 +33,9 @@ NSP_CHECKS = ("random_fraction", "label_meaning")
 
 
 def _params(clause_id: str, feature: str, checks: tuple[str, ...]) -> list[Any]:
-    TESTED.add(clause_id)
-    (base,) = clause_params([CLAUSES[clause_id]], requires={"feature": feature})
-    return [
-        pytest.param(CLAUSES[clause_id], check, id=f"{clause_id}-{check}", marks=base.marks)
-        for check in checks
-    ]
+    """``(clause, check)`` per check, id ``<clause id>-<check>``; the port must claim ``feature``."""
+    return params([CLAUSES[clause_id]], requires={"feature": feature},
+                  variants=lambda clause: [Variant(check, (check,)) for check in checks])
 
 
 def interval(p: float, n: int) -> tuple[float, float]:

@@ -5,7 +5,7 @@ The cache is the port's own object (heads.unspecified.cache_container): the suit
 with the cache are compared with one full forward of the same port (``tolerance`` of the clause, e.g.
 cache_vs_full) and with the oracle's full forward (``outputs``), at attended query positions, in float64
 when the port claims it, else in float32 on the same range of configs (below float32, in the regime the
-tolerances were measured in: ``_draw.MEASURED_REGIME``). Test ids are ``<clause id>-<Head>``.
+tolerances were measured in: ``hypothesis_helpers.MEASURED_REGIME``). Test ids are ``<clause id>-<Head>``.
 """
 
 from __future__ import annotations
@@ -17,36 +17,34 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from bert_conformance.clauses._draw import configs_for, inputs, load_drawn, seeds
-from bert_conformance.clauses._property_helpers import (
+from bert_conformance.case import tiny_config
+from bert_conformance.clauses.dtype_helpers import check_dtype, port_tolerance
+from bert_conformance.clauses.hypothesis_helpers import (
     any_masks,
-    assert_same,
-    attended,
-    by_id,
     changed_ids,
-    check_dtype,
-    clause_head_params,
+    configs_for,
+    inputs,
+    load_drawn,
+    seeds,
+)
+from bert_conformance.clauses.pytest_helpers import (
+    Variant,
+    assert_same,
+    by_id,
     clause_outputs,
+    head_params,
     output,
-    port_tolerance,
+    params,
     spec_clauses,
 )
-from bert_conformance.clauses.helpers import tiny_config
-from bert_conformance.plugin import clause_params
+from bert_conformance.specified import attended
 from bert_conformance.tolerance import DTYPES, assert_close, tolerance_for
 
 CLAUSES = by_id(spec_clauses("decoder", "decoder"))
-NOT_TESTED: dict[str, str] = {}
-TESTED: set[str] = set()
 FINAL = "final hidden state"  # last_hidden_state, or hidden_states[-1] for heads without it
 # LayerNorm over fewer features erases most of a token's identity (hidden_size 1: outputs do not depend on
 # the input at all), so a wrong cache or mask could pass unseen.
 MIN_HIDDEN = 4
-
-
-def _params(clause_id: str) -> list[Any]:
-    TESTED.add(clause_id)
-    return clause_head_params([CLAUSES[clause_id]])
 
 
 # --- shared steps ---------------------------------------------------------------------------------------------
@@ -129,7 +127,7 @@ def _encoder(data: Any, case: Any, rows: int, label: str, length: int | None = N
 # --- causality ----------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("clause", "head"), _params("decoder.causal"))
+@pytest.mark.parametrize(("clause", "head"), head_params([CLAUSES["decoder.causal"]]))
 @given(data=st.data())
 def test_causal(clause, head, data, bert_impl, oracle, capabilities):
     """Changing tokens after position i leaves every output at positions <= i unchanged."""
@@ -149,7 +147,7 @@ def test_causal(clause, head, data, bert_impl, oracle, capabilities):
     _close(case, _outputs(case, clause, before), expected, rows, tolerance_for(case.dtype, "outputs"), "vs the oracle")
 
 
-@pytest.mark.parametrize(("clause", "head"), _params("decoder.not_decoder_is_bidirectional"))
+@pytest.mark.parametrize(("clause", "head"), head_params([CLAUSES["decoder.not_decoder_is_bidirectional"]]))
 @given(data=st.data())
 def test_not_decoder_is_bidirectional(clause, head, data, bert_impl, oracle, capabilities):
     """is_decoder false: the last token changes earlier logits, as in the oracle, and there is no cache."""
@@ -159,11 +157,10 @@ def test_not_decoder_is_bidirectional(clause, head, data, bert_impl, oracle, cap
     step = data.draw(st.integers(1, case.config["vocab_size"] - 1), label="token change")
     changed["input_ids"][:, -1] = (changed["input_ids"][:, -1] + step) % case.config["vocab_size"]
     tol = tolerance_for(case.dtype, "outputs")
-    rows = attended(None, batch["input_ids"].shape)
     for inputs_ in (batch, changed):
         outputs = case.run(inputs_, use_cache=True)
         assert outputs.get("cache") is None, "with is_decoder false no cache may be returned"
-        assert_same(head, "logits", outputs, case.expected(inputs_), rows=rows, tol=tol, dtype=case.dtype,
+        assert_same(head, "logits", outputs, case.expected(inputs_), inputs=inputs_, tol=tol, dtype=case.dtype,
                     what="is_decoder false vs the oracle")
     before, after = output(case.run(batch), "logits")[:, :-1], output(case.run(changed), "logits")[:, :-1]
     moved = np.abs(after.astype(np.float64) - before) > tol.atol + tol.rtol * np.abs(before)
@@ -173,7 +170,7 @@ def test_not_decoder_is_bidirectional(clause, head, data, bert_impl, oracle, cap
 # --- the cache ----------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("clause", "head"), _params("decoder.cache.equivalence"))
+@pytest.mark.parametrize(("clause", "head"), head_params([CLAUSES["decoder.cache.equivalence"]]))
 @given(data=st.data())
 def test_cache_equivalence(clause, head, data, bert_impl, oracle, capabilities):
     """Pieces with the cache give the final hidden states and logits of one full forward."""
@@ -190,7 +187,7 @@ def test_cache_equivalence(clause, head, data, bert_impl, oracle, capabilities):
     _close(case, pieces, expected, rows, tolerance_for(case.dtype, "outputs"), f"pieces cut at {cuts} vs the oracle")
 
 
-@pytest.mark.parametrize(("clause", "head"), _params("decoder.cache.position_offset"))
+@pytest.mark.parametrize(("clause", "head"), head_params([CLAUSES["decoder.cache.position_offset"]]))
 @given(data=st.data())
 def test_cache_position_offset(clause, head, data, bert_impl, oracle, capabilities):
     """With past_seq cached positions, omitted position_ids are past_seq .. past_seq + seq - 1."""
@@ -209,7 +206,7 @@ def test_cache_position_offset(clause, head, data, bert_impl, oracle, capabiliti
            "second piece vs the oracle's full forward")
 
 
-@pytest.mark.parametrize(("clause", "head"), _params("decoder.cache.attention_mask"))
+@pytest.mark.parametrize(("clause", "head"), head_params([CLAUSES["decoder.cache.attention_mask"]]))
 @given(data=st.data())
 def test_cache_attention_mask(clause, head, data, bert_impl, oracle, capabilities):
     """Masked past positions stay masked: pieces with [batch, past + seq] masks equal the masked full forward."""
@@ -228,20 +225,14 @@ def test_cache_attention_mask(clause, head, data, bert_impl, oracle, capabilitie
     _close(case, pieces, expected, rows, tolerance_for(case.dtype, "outputs"), "pieces vs the oracle")
 
 
-def _dtype_params(clause_id: str) -> list[Any]:
-    """``(clause, head, dtype)`` per head and dtype, id ``<clause id>-<head>-<dtype>``: checked in every dtype."""
-    TESTED.add(clause_id)
-    clause = CLAUSES[clause_id]
-    params = []
-    for head in sorted(clause["heads"]):
-        for dtype in DTYPES:
-            needs = {"head": head, "dtype": dtype, "feature": sorted(clause.get("features", ()))}
-            (base,) = clause_params([clause], requires=needs)
-            params.append(pytest.param(clause, head, dtype, id=f"{clause_id}-{head}-{dtype}", marks=base.marks))
-    return params
+def _per_head_and_dtype(clause: dict[str, Any]) -> list[Variant]:
+    """``(head, dtype)`` per head and dtype, id ``<clause id>-<head>-<dtype>``: checked in every dtype."""
+    needs = {"feature": sorted(clause.get("features", ()))}
+    return [Variant(f"{head}-{dtype}", (head, dtype), {"head": head, "dtype": dtype, **needs})
+            for head in sorted(clause["heads"]) for dtype in DTYPES]
 
 
-@pytest.mark.parametrize(("clause", "head", "dtype"), _dtype_params("decoder.left_padding"))
+@pytest.mark.parametrize(("clause", "head", "dtype"), params([CLAUSES["decoder.left_padding"]], variants=_per_head_and_dtype))
 @given(data=st.data())
 def test_left_padding(clause, head, dtype, data, bert_impl, oracle):
     """A decoder on a left-padded batch equals the oracle at real positions, in this dtype."""
@@ -263,7 +254,7 @@ def test_left_padding(clause, head, dtype, data, bert_impl, oracle):
            f"left-padded batch (real tokens per row {lengths}) vs the oracle")
 
 
-@pytest.mark.parametrize(("clause", "head"), _params("decoder.cache.encoder_no_cache"))
+@pytest.mark.parametrize(("clause", "head"), head_params([CLAUSES["decoder.cache.encoder_no_cache"]]))
 def test_encoder_no_cache(clause, head, load_case, make_inputs, capabilities):
     """An encoder (is_decoder false) returns no cache, even when use_cache=True is passed."""
     config = _tiny(clause)
@@ -281,7 +272,8 @@ def _tiny(clause: dict) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize(
-    ("clause", "head"), _params("decoder.cross_attention.mask") + _params("decoder.cross_attention.mask_omitted")
+    ("clause", "head"),
+    head_params([CLAUSES["decoder.cross_attention.mask"], CLAUSES["decoder.cross_attention.mask_omitted"]]),
 )
 @given(data=st.data())
 def test_cross_attention_mask(clause, head, data, bert_impl, oracle, capabilities):
@@ -313,7 +305,7 @@ def test_cross_attention_mask(clause, head, data, bert_impl, oracle, capabilitie
            tolerance_for(case.dtype, "outputs"), "vs the oracle")
 
 
-@pytest.mark.parametrize(("clause", "head"), _params("decoder.cross_attention.cache_reuse"))
+@pytest.mark.parametrize(("clause", "head"), head_params([CLAUSES["decoder.cross_attention.cache_reuse"]]))
 @given(data=st.data())
 def test_cross_attention_cache_reuse(clause, head, data, bert_impl, oracle, capabilities):
     """Later cached calls reuse the first call's cross-attention keys/values, whatever encoder states they pass."""
@@ -344,7 +336,7 @@ def test_cross_attention_cache_reuse(clause, head, data, bert_impl, oracle, capa
 # --- logits_to_keep -----------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("clause", "head"), _params("decoder.logits_to_keep"))
+@pytest.mark.parametrize(("clause", "head"), head_params([CLAUSES["decoder.logits_to_keep"]]))
 @given(data=st.data())
 def test_logits_to_keep(clause, head, data, bert_impl, oracle, capabilities):
     """0 keeps every position, n > 0 the last n, a 1-D int64 array those positions in that order."""

@@ -8,10 +8,14 @@ its numbers checked. Cases that record optional outputs add ``golden.<case id>.h
 ``gradients``). Decoder-step cases feed each step the
 cache the port returned for the step before (the cache itself is opaque in the adapter contract, so only
 the step outputs are compared). Entries the spec leaves open (padded query positions, fully masked rows,
-the pooled output of a padded first token) are not compared: see ``bert_conformance.golden.masks``.
+the pooled output of a padded first token) are not compared: see ``bert_conformance.specified``.
 
 The expected values come from the files, whatever ``--bert-oracle`` says; the files are sha256-checked
 against ``MANIFEST.json`` at collection, and a bad file is a collection error naming it.
+
+Clause ids run here that this module does not write out, by test function (tools/clause_hops.py):
+    golden.*            test_golden
+    golden.*.gradients  test_golden_gradients
 """
 
 from __future__ import annotations
@@ -21,22 +25,23 @@ from typing import Any
 import numpy as np
 import pytest
 
-from bert_conformance.clauses._label_helpers import loss_dtype
-from bert_conformance.golden import GoldenCase, iter_cases
-from bert_conformance.golden.masks import specified_mask
+from bert_conformance.clauses.dtype_helpers import judged_loss_dtype
+from bert_conformance.golden import GoldenCase, GoldenError, iter_cases
+from bert_conformance.golden.clauses import OPTIONAL_OUTPUTS, spec_problems
+from bert_conformance.losses import label_arguments, loss_dtype
 from bert_conformance.plugin import clause_params
 from bert_conformance.spec import load_spec
+from bert_conformance.specified import specified
 from bert_conformance.tolerance import DTYPES, assert_close, tolerance_for
 
 CASES = iter_cases()
+# the golden.* clauses (spec/golden.yaml), refused at collection where they disagree with the cases
+SPEC_CLAUSES = load_spec().raw("golden")["clauses"]
+if _problems := spec_problems(SPEC_CLAUSES, CASES):
+    raise GoldenError(f"{len(_problems)} golden clause problem(s):\n  " + "\n  ".join(_problems))
 # label arguments (spec heads.yaml, omitted rule no_loss): passing one needs feature loss, loss or not
-LABELS = {a.name for head in load_spec().heads.heads.values() for a in head.arguments if a.omitted == "no_loss"}
+LABELS = {name for head in load_spec().heads.heads for name in label_arguments(head)}
 FLOAT_INPUTS = ("inputs_embeds", "encoder_hidden_states")
-
-
-# optional outputs (spec/surface.yaml surface.outputs) -> the forward option that returns them
-OPTIONAL_OUTPUTS = {"hidden_states": "output_hidden_states", "attentions": "output_attentions",
-                    "cross_attentions": "output_attentions"}
 
 
 def _requires(clause: dict[str, Any]) -> dict[str, Any]:
@@ -60,20 +65,13 @@ def _requires(clause: dict[str, Any]) -> dict[str, Any]:
     return needs
 
 
-def _groups(case: GoldenCase) -> list[str]:
-    """The optional output groups a case recorded (hidden_states, attentions, ...), in a stable order."""
-    names = {*case.expected, *(name for step in case.steps for name in step.expected)}
-    return [group for group in OPTIONAL_OUTPUTS if any(n.split(".")[0] == group for n in names)]
-
-
 def _clauses(with_gradients: bool) -> list[Any]:
-    if with_gradients:
-        clauses = [{"id": f"golden.{c.case_id}.gradients", "text": c.description, "case": c}
-                   for c in CASES if c.gradients]
-    else:
-        clauses = [{"id": f"golden.{c.case_id}", "text": c.description, "case": c} for c in CASES]
-        clauses += [{"id": f"golden.{c.case_id}.{group}", "text": f"{c.description} ({group})", "case": c,
-                     "outputs": group} for c in CASES for group in _groups(c)]
+    """The gradients clauses, or the core clauses (file order) then the output-group clauses (file order)."""
+    cases = {c.case_id: c for c in CASES}
+    chosen = [c for c in SPEC_CLAUSES if c.get("gradients", False) == with_gradients]
+    chosen = [c for c in chosen if "outputs" not in c] + [c for c in chosen if "outputs" in c]
+    clauses = [{"id": c["id"], "text": c["text"], "case": cases[c["case"]],
+                **({"outputs": c["outputs"]} if "outputs" in c else {})} for c in chosen]
     return clause_params(clauses, requires=_requires)
 
 
@@ -149,9 +147,9 @@ def _compare_all(case: GoldenCase, inputs, expected: dict[str, np.ndarray], outp
         assert actual is not None, f"{case.case_id}: {where}forward returned no {name} (keys: {sorted(outputs)})"
         actual = np.asarray(actual)
         assert actual.shape == want.shape, f"{case.case_id}: {where}{name}: shape {actual.shape}, expected {want.shape}"
-        keep = specified_mask(case.head, case.config, inputs, name, want.shape)
+        keep = specified(case.head, name, want.shape, inputs, decoder=case.config.get("is_decoder", False))
         kind = "loss" if name == "loss" else "golden"
-        tol_dtype, actual_dtype = dtype, _loss_dtype(actual, dtype) if name == "loss" else dtype
+        tol_dtype, actual_dtype = dtype, judged_loss_dtype(case.head, dtype, actual) if name == "loss" else dtype
         if name == "loss" and dtype == "float64" and loss_dtype(case.head, dtype) == "float32":
             # labels.lm.shift `upcast: float32`: HF computes this loss from float32 logits, so the spec fixes
             # it at float32 precision only; a port may return it in float32 or float64.
@@ -169,8 +167,3 @@ def _lookup(outputs: dict[str, Any], name: str) -> Any:
     if not index or value is None:
         return value
     return value[int(index)] if int(index) < len(value) else None
-
-
-def _loss_dtype(actual: np.ndarray, dtype: str) -> str:
-    # HF computes half-precision losses in float32 (adapter contract: CheckedModel allows it).
-    return "float32" if dtype in ("float16", "bfloat16") and actual.dtype == np.float32 else dtype

@@ -2,7 +2,7 @@
 
 Test ids are ``<clause id>-<Head>``, one per head the clause lists (the report names both). Each
 loss is checked twice: against the oracle, and against the spec's formula computed in numpy from the port's
-own logits (``_label_helpers.numpy_loss``), so a wrong convention (a shifted masked-LM loss, a token loss
+own logits (``bert_conformance.losses.numpy_loss``), so a wrong convention (a shifted masked-LM loss, a token loss
 that skips padded positions, swapped next-sentence labels) fails even when the logits are right. Losses
 compare at ``tolerances.<dtype>.loss``, in float64 when the port claims it; the causal LM loss is computed
 in float32 by the spec (labels.lm.shift, ``upcast``), so its clauses run the model in float32.
@@ -17,33 +17,44 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from bert_conformance.adapter import private
-from bert_conformance.clauses import _label_helpers as lh
-from bert_conformance.clauses._draw import configs, inputs, load_drawn, seeds
-from bert_conformance.clauses._property_helpers import (
-    by_id,
-    check_dtype,
-    clause_head_params,
-    output,
-    spec_clauses,
+from bert_conformance.case import tiny_config
+from bert_conformance.clauses.dtype_helpers import cast_floats, check_dtype
+from bert_conformance.clauses.hypothesis_helpers import (
+    class_ids,
+    configs,
+    head_labels,
+    inputs,
+    load_drawn,
+    seeds,
+    sequence_labels,
 )
-from bert_conformance.clauses._shape_helpers import label_args
-from bert_conformance.clauses.helpers import tiny_config
+from bert_conformance.clauses.model_helpers import label_args
+from bert_conformance.clauses.pytest_helpers import by_id, forward_raises, head_params, output, spec_clauses
+from bert_conformance.losses import (
+    IGNORE_INDEX,
+    LM,
+    LM_SHIFT,
+    MC,
+    PROBLEM_TYPES,
+    PT,
+    QA,
+    SEQCLS,
+    classes,
+    inferred_problem_type,
+    label_arguments,
+    loss_dtype,
+    numpy_loss,
+)
 from bert_conformance.tolerance import assert_close, tolerance_for
 
 CLAUSES = by_id(c for section in ("conventions", "losses", "data") for c in spec_clauses("labels", section))
-NOT_TESTED = {  # data preparation, not a model: its own module (port features `data`, `nsp_data`)
-    "labels.data.mlm_masking": "checked by test_data.py through the port's mask_tokens (feature data)",
-    "labels.data.nsp_pairs": "checked by test_data.py through the port's make_nsp_pairs (feature nsp_data)",
-}
-TESTED: set[str] = set()
 
 
 def _params(clause_id: str, *features: str) -> list[Any]:
-    """One param per head of the clause; every loss clause needs the `loss` feature (and LM the decoder)."""
-    TESTED.add(clause_id)
-    return clause_head_params(
-        [CLAUSES[clause_id]], features=lambda head: ("loss", *features, *(("decoder",) if head == lh.LM else ()))
+    """One param per head of the clause; every loss clause needs the `loss` feature (and LM the decoder). The
+    data clauses (labels.data.*) prepare data, not a model: test_data.py checks them."""
+    return head_params(
+        [CLAUSES[clause_id]], features=lambda head: ("loss", *features, *(("decoder",) if head == LM else ()))
     )
 
 
@@ -52,8 +63,8 @@ def _params(clause_id: str, *features: str) -> list[Any]:
 
 def _case(data: Any, bert_impl: Any, oracle: Any, capabilities: Any, head: str, **fixed: Any) -> Any:
     """Draw a config (LM heads are decoders) and weights; load them in the dtype the head's loss is checked in."""
-    dtype = lh.loss_dtype(head, check_dtype(capabilities))
-    config = data.draw(configs(head, decoder=head == lh.LM, surface=capabilities.surface, **fixed), label="config")
+    dtype = loss_dtype(head, check_dtype(capabilities))
+    config = data.draw(configs(head, decoder=head == LM, surface=capabilities.surface, **fixed), label="config")
     seed = data.draw(seeds(), label="weights seed")
     return load_drawn(bert_impl, oracle, head, config, dtype=dtype, seed=seed)
 
@@ -61,24 +72,24 @@ def _case(data: Any, bert_impl: Any, oracle: Any, capabilities: Any, head: str, 
 def _inputs(data: Any, case: Any, **options: Any) -> dict[str, np.ndarray]:
     """Drawn inputs; a causal LM needs two positions for one target to remain after the shift."""
     batch = data.draw(inputs(case.config, case.head, **options), label="inputs")
-    assume(case.head != lh.LM or batch["input_ids"].shape[-1] > lh.LM_SHIFT)
+    assume(case.head != LM or batch["input_ids"].shape[-1] > LM_SHIFT)
     return batch
 
 
 def _check_loss(case: Any, batch: dict, labels: dict, *, nan: bool = False) -> dict[str, Any]:
     """The port's loss is a 0-d array equal to the spec's formula on its own logits and to the oracle's loss."""
     __tracebackhide__ = True
-    labels = lh.cast_floats(labels, case.dtype)
+    labels = cast_floats(labels, case.dtype)
     outputs = case.run({**batch, **labels})
     loss = output(outputs, "loss", f"{case.head} with {sorted(labels)}")
     assert np.shape(loss) == (), f"loss must be a 0-d array, got shape {list(np.shape(loss))}"
     tol = tolerance_for(case.dtype, "loss")
-    formula = np.asarray(lh.numpy_loss(case.head, outputs, labels, case.config))
+    formula = np.asarray(numpy_loss(case.head, outputs, labels, case.config))
     assert_close(loss, formula, tol, what="loss vs the spec's formula on the port's own logits", dtype=case.dtype,
                  nan_ok=nan)
     config = case.config
-    if case.head == lh.SEQCLS:  # the oracle gets the inferred problem_type explicitly: inference is sticky
-        config = {**config, "problem_type": lh.inferred_problem_type(config, labels["labels"])}
+    if case.head == SEQCLS:  # the oracle gets the inferred problem_type explicitly: inference is sticky
+        config = {**config, "problem_type": inferred_problem_type(config, labels["labels"])}
     expected = case.oracle.forward(case.head, config, case.state_dict, {**batch, **labels})
     assert_close(loss, expected["loss"], tol, what="loss vs the oracle", dtype=case.dtype, nan_ok=nan)
     return outputs
@@ -90,17 +101,6 @@ def _no_loss(case: Any, batch: dict, labels: dict) -> None:
     assert outputs.get("loss") is None, f"{case.head} with only {sorted(labels)} must return no loss"
 
 
-def _raises(case: Any, arguments: dict, why: str) -> None:
-    """The raw port model (no boundary checks) raises; the exception type is unspecified."""
-    __tracebackhide__ = True
-    case.model.guard(arguments, {})
-    try:
-        case.model.raw.forward(private(arguments))
-    except Exception:  # noqa: BLE001 - heads.unspecified.error_types: any exception is conforming
-        return
-    raise AssertionError(f"{case.head}: {why} must raise an error, the port returned outputs")
-
-
 # --- conventions ------------------------------------------------------------------------------------------------
 
 
@@ -108,11 +108,11 @@ def _raises(case: Any, arguments: dict, why: str) -> None:
 @given(data=st.data())
 def test_ignore_index(clause, head, data, bert_impl, oracle, capabilities):
     """Targets equal to ignore_index add nothing and are not counted in the mean."""
-    fixed = {"num_labels": 3, "problem_type": "single_label_classification"} if head == lh.SEQCLS else {}
+    fixed = {"num_labels": 3, "problem_type": "single_label_classification"} if head == SEQCLS else {}
     case = _case(data, bert_impl, oracle, capabilities, head, **fixed)
     batch = _inputs(data, case)
-    labels = data.draw(lh.head_labels(head, case.config, batch, ignore=0.5), label="labels")
-    assume(any((v == lh.IGNORE_INDEX).any() for v in labels.values()))
+    labels = data.draw(head_labels(head, case.config, batch, ignore=0.5), label="labels")
+    assume(any((v == IGNORE_INDEX).any() for v in labels.values()))
     _check_loss(case, batch, labels)
 
 
@@ -120,24 +120,24 @@ def test_ignore_index(clause, head, data, bert_impl, oracle, capabilities):
 @given(data=st.data())
 def test_target_out_of_range(clause, head, data, bert_impl, oracle, capabilities):
     """A class id outside [0, classes) other than ignore_index raises; QA positions (clamped) are accepted."""
-    case = _case(data, bert_impl, oracle, capabilities, head, **({"num_labels": 3} if head == lh.SEQCLS else {}))
+    case = _case(data, bert_impl, oracle, capabilities, head, **({"num_labels": 3} if head == SEQCLS else {}))
     batch = _inputs(data, case)
-    labels = data.draw(lh.head_labels(head, case.config, batch, ignore=0.0), label="labels")
+    labels = data.draw(head_labels(head, case.config, batch, ignore=0.0), label="labels")
     if any(head in (c.get("heads") or ()) for c in CLAUSES.values() if c.get("clamp")):
         outputs = case.run({**batch, **labels})  # clamped positions: never out of range, int64 accepted
         assert np.isfinite(output(outputs, "loss")), "int64 in-range positions must give a finite loss"
         return
-    name = data.draw(st.sampled_from(lh.label_arguments(head)), label="argument")
-    count = lh.classes(head, name, case.config, batch)
+    name = data.draw(st.sampled_from(label_arguments(head)), label="argument")
+    count = classes(head, name, case.config, batch)
     bad = data.draw(st.sampled_from([count, count + 3, -1, -2]), label="bad value")
     values = labels[name].copy()
     flat = values.reshape(values.shape[0], -1)
-    shift = lh.LM_SHIFT if head == lh.LM else 0  # a shifted-out label never reaches the loss
+    shift = LM_SHIFT if head == LM else 0  # a shifted-out label never reaches the loss
     assume(flat.shape[1] > shift)
     row = data.draw(st.integers(0, flat.shape[0] - 1), label="row")
     column = data.draw(st.integers(shift, flat.shape[1] - 1), label="column")
     flat[row, column] = bad
-    _raises(case, {**batch, **labels, name: values}, f"{name} = {bad} (valid: 0..{count - 1} or -100)")
+    forward_raises(case, {**batch, **labels, name: values}, why=f"{name} = {bad} (valid: 0..{count - 1} or -100)")
 
 
 @pytest.mark.parametrize(("clause", "head"), _params("labels.loss_scalar"))
@@ -146,7 +146,7 @@ def test_loss_scalar(clause, head, load_case, make_inputs):
     config = _tiny(head)
     case = load_case(head, config, dtype="float32")
     batch = make_inputs(config, batch=2, seq=6)
-    if head == lh.MC:
+    if head == MC:
         batch = {k: np.stack([v, v[::-1]], axis=1) for k, v in batch.items()}
     outputs = case.run({**batch, **label_args(head, config, batch, seed=1)})
     loss = output(outputs, "loss")
@@ -154,7 +154,7 @@ def test_loss_scalar(clause, head, load_case, make_inputs):
 
 
 def _tiny(head: str) -> dict[str, Any]:
-    return tiny_config(is_decoder=head == lh.LM)
+    return tiny_config(is_decoder=head == LM)
 
 
 @pytest.mark.parametrize(("clause", "head"), _params("labels.nsp.meaning"))
@@ -165,9 +165,9 @@ def test_nsp_meaning(clause, head, data, bert_impl, oracle, capabilities):
     assert sorted(values) == [0, 1], "labels.nsp.meaning must map the two labels"
     case = _case(data, bert_impl, oracle, capabilities, head)
     batch = _inputs(data, case)
-    labels = data.draw(lh.head_labels(head, case.config, batch, ignore=0.0), label="labels")
-    name = "next_sentence_label" if head == lh.PT else "labels"
-    labels[name] = data.draw(lh.class_ids((len(labels[name]),), 2), label=f"{name} (0 = continuation)")
+    labels = data.draw(head_labels(head, case.config, batch, ignore=0.0), label="labels")
+    name = "next_sentence_label" if head == PT else "labels"
+    labels[name] = data.draw(class_ids((len(labels[name]),), 2), label=f"{name} (0 = continuation)")
     _check_loss(case, batch, labels)
 
 
@@ -177,9 +177,9 @@ def test_mc_labels(clause, head, data, bert_impl, oracle, capabilities):
     """Labels [batch] hold the index of the correct choice; [batch, 1] is an error."""
     case = _case(data, bert_impl, oracle, capabilities, head)
     batch = _inputs(data, case)
-    labels = data.draw(lh.head_labels(head, case.config, batch, ignore=0.0), label="labels")
+    labels = data.draw(head_labels(head, case.config, batch, ignore=0.0), label="labels")
     _check_loss(case, batch, labels)
-    _raises(case, {**batch, "labels": labels["labels"][:, None]}, "labels of shape [batch, 1]")
+    forward_raises(case, {**batch, "labels": labels["labels"][:, None]}, why="labels of shape [batch, 1]")
 
 
 @pytest.mark.parametrize(("clause", "head"), _params("labels.qa.positions"))
@@ -188,7 +188,7 @@ def test_qa_positions(clause, head, data, bert_impl, oracle, capabilities):
     """start/end positions [batch] are token indices: the loss is CE over the sequence at those indices."""
     case = _case(data, bert_impl, oracle, capabilities, head)
     batch = _inputs(data, case)
-    _check_loss(case, batch, data.draw(lh.head_labels(head, case.config, batch), label="positions"))
+    _check_loss(case, batch, data.draw(head_labels(head, case.config, batch), label="positions"))
 
 
 # --- losses -----------------------------------------------------------------------------------------------------
@@ -198,12 +198,12 @@ def test_qa_positions(clause, head, data, bert_impl, oracle, capabilities):
 @given(data=st.data())
 def test_token_level_loss(clause, head, data, bert_impl, oracle, capabilities):
     """No shift; mean over positions whose label is not -100, padded positions included (no attention mask)."""
-    assert clause["shift"] == 0 and clause["ignore_index"] == lh.IGNORE_INDEX
+    assert clause["shift"] == 0 and clause["ignore_index"] == IGNORE_INDEX
     case = _case(data, bert_impl, oracle, capabilities, head, **({"num_labels": 3} if head != "BertForMaskedLM" else {}))
     batch = _with_padded_column(_inputs(data, case, max_seq=7), case.config)
-    labels = data.draw(lh.head_labels(head, case.config, batch), label="labels")
-    count = lh.classes(head, "labels", case.config, batch)
-    labels["labels"][:, -1] = data.draw(lh.class_ids((len(labels["labels"]),), count), label="padded labels")
+    labels = data.draw(head_labels(head, case.config, batch), label="labels")
+    count = classes(head, "labels", case.config, batch)
+    labels["labels"][:, -1] = data.draw(class_ids((len(labels["labels"]),), count), label="padded labels")
     _check_loss(case, batch, labels)
 
 
@@ -223,13 +223,13 @@ def test_all_ignored_is_nan(clause, head, data, bert_impl, oracle, capabilities)
     fixed = {"num_labels": 3} if head == "BertForTokenClassification" else {}
     case = _case(data, bert_impl, oracle, capabilities, head, **fixed)
     batch = _inputs(data, case)
-    labels = data.draw(lh.head_labels(head, case.config, batch, ignore=0.0), label="labels")
-    if head == lh.QA:
+    labels = data.draw(head_labels(head, case.config, batch, ignore=0.0), label="labels")
+    if head == QA:
         seq = batch["input_ids"].shape[-1]
         side = data.draw(st.sampled_from(["start_positions", "end_positions"]), label="ignored side")
-        labels[side] = seq + data.draw(lh.class_ids(labels[side].shape, 4), label="positions >= seq")
+        labels[side] = seq + data.draw(class_ids(labels[side].shape, 4), label="positions >= seq")
     else:
-        labels["labels"][...] = lh.IGNORE_INDEX
+        labels["labels"][...] = IGNORE_INDEX
     outputs = _check_loss(case, batch, labels, nan=True)
     assert np.isnan(outputs["loss"]), f"the loss must be NaN, got {float(outputs['loss'])!r}"
 
@@ -241,7 +241,7 @@ def test_pretraining_loss(clause, head, data, bert_impl, oracle, capabilities):
     assert clause["requires"] == ["labels", "next_sentence_label"]
     case = _case(data, bert_impl, oracle, capabilities, head)
     batch = _inputs(data, case)
-    labels = data.draw(lh.head_labels(head, case.config, batch), label="labels")
+    labels = data.draw(head_labels(head, case.config, batch), label="labels")
     _check_loss(case, batch, labels)
     for name in clause["requires"]:
         _no_loss(case, batch, {name: labels[name]})
@@ -253,7 +253,7 @@ def test_nsp_loss(clause, head, data, bert_impl, oracle, capabilities):
     """Mean CE over the two classes; labels [batch, 1] give the loss of the flattened [batch] labels."""
     case = _case(data, bert_impl, oracle, capabilities, head)
     batch = _inputs(data, case)
-    labels = data.draw(lh.head_labels(head, case.config, batch), label="labels")
+    labels = data.draw(head_labels(head, case.config, batch), label="labels")
     flat = _check_loss(case, batch, labels)["loss"]
     column = case.run({**batch, "labels": labels["labels"][:, None]})
     assert_close(output(column, "loss"), flat, tolerance_for(case.dtype, "loss"),
@@ -264,13 +264,13 @@ def test_nsp_loss(clause, head, data, bert_impl, oracle, capabilities):
 @given(data=st.data())
 def test_lm_shift(clause, head, data, bert_impl, oracle, capabilities):
     """The labels are shifted inside: logits at i predict labels[i + 1] (labels = input_ids)."""
-    assert clause["shift"] == lh.LM_SHIFT == 1
+    assert clause["shift"] == LM_SHIFT == 1
     case = _case(data, bert_impl, oracle, capabilities, head)
     batch = _inputs(data, case, pad=False)
     labels = batch["input_ids"].copy()
-    ignored = data.draw(lh.class_ids(labels.shape, 2, keep_one=False), label="ignore where 1") == 1
+    ignored = data.draw(class_ids(labels.shape, 2, keep_one=False), label="ignore where 1") == 1
     ignored[:, clause["shift"]] = False  # one target inside the loss in every row
-    labels[ignored] = lh.IGNORE_INDEX
+    labels[ignored] = IGNORE_INDEX
     _check_loss(case, batch, {"labels": labels})
 
 
@@ -291,15 +291,15 @@ def test_labels_disable_cache(clause, head, load_case, make_inputs):
 def test_problem_type_inference(clause, head, data, bert_impl, oracle, capabilities):
     """problem_type null: num_labels 1 -> regression, integer labels -> single-label, else multi-label."""
     rules = [r["problem_type"] for r in clause["rules"]]
-    assert rules == list(lh.PROBLEM_TYPES), "the spec's inference rules changed: update this clause"
+    assert rules == list(PROBLEM_TYPES), "the spec's inference rules changed: update this clause"
     n = data.draw(st.integers(1, 4), label="num_labels")
     case = _case(data, bert_impl, oracle, capabilities, head, num_labels=n, problem_type=None)
     batch = _inputs(data, case)
     rows = len(batch["input_ids"])
     if data.draw(st.booleans(), label="integer labels"):
-        labels = data.draw(lh.class_ids((rows,), n), label="int64 labels")
+        labels = data.draw(class_ids((rows,), n), label="int64 labels")
     else:
-        labels = data.draw(lh.sequence_labels(case.config, rows, "multi_label_classification"), label="float labels")
+        labels = data.draw(sequence_labels(case.config, rows, "multi_label_classification"), label="float labels")
     _check_loss(case, batch, {"labels": labels})
 
 
@@ -311,13 +311,13 @@ def test_problem_type_sticky(clause, head, data, bert_impl, oracle, capabilities
     case = _case(data, bert_impl, oracle, capabilities, head, num_labels=n, problem_type=None)
     batch = _inputs(data, case)
     rows = len(batch["input_ids"])
-    single = data.draw(lh.class_ids((rows,), n), label="int64 labels")
-    multi = data.draw(lh.sequence_labels(case.config, rows, "multi_label_classification"), label="float labels")
+    single = data.draw(class_ids((rows,), n), label="int64 labels")
+    multi = data.draw(sequence_labels(case.config, rows, "multi_label_classification"), label="float labels")
     first, second = (single, multi) if data.draw(st.booleans(), label="single-label first") else (multi, single)
     _check_loss(case, batch, {"labels": first})
-    kind = lh.inferred_problem_type(case.config, first)
-    _raises(case, {**batch, **lh.cast_floats({"labels": second}, case.dtype)},
-            f"after a {kind} call, labels {second.dtype} {list(second.shape)} (problem_type sticks)")
+    kind = inferred_problem_type(case.config, first)
+    forward_raises(case, {**batch, **cast_floats({"labels": second}, case.dtype)},
+                   why=f"after a {kind} call, labels {second.dtype} {list(second.shape)} (problem_type sticks)")
 
 
 @pytest.mark.parametrize(("clause", "head"), _params("labels.seqcls.regression"))
@@ -330,7 +330,7 @@ def test_regression(clause, head, data, bert_impl, oracle, capabilities):
         case = _case(data, bert_impl, oracle, capabilities, head, num_labels=n, problem_type=problem_type)
         batch = _inputs(data, case, max_batch=4)
         assume(len(batch["input_ids"]) > 1)
-        labels = data.draw(lh.sequence_labels(case.config, len(batch["input_ids"]), "regression"), label="labels")
+        labels = data.draw(sequence_labels(case.config, len(batch["input_ids"]), "regression"), label="labels")
         if n == 1 and data.draw(st.booleans(), label="labels [batch, 1]"):
             labels = labels[:, None]
         _check_loss(case, batch, {"labels": labels})
@@ -343,12 +343,12 @@ def test_regression(clause, head, data, bert_impl, oracle, capabilities):
 def test_classification(clause, head, data, bert_impl, oracle, capabilities):
     """Single-label: CE over num_labels, int64 [batch]; multi-label: BCE with logits, float [batch, num_labels]."""
     problem_type = clause["id"].rsplit(".", 1)[1] + "_classification"
-    assert problem_type in lh.PROBLEM_TYPES
+    assert problem_type in PROBLEM_TYPES
     n = data.draw(st.integers(2, 4), label="num_labels")
     explicit = data.draw(st.booleans(), label="explicit problem_type")
     case = _case(data, bert_impl, oracle, capabilities, head, num_labels=n, problem_type=problem_type if explicit else None)
     batch = _inputs(data, case)
-    labels = data.draw(lh.sequence_labels(case.config, len(batch["input_ids"]), problem_type), label="labels")
+    labels = data.draw(sequence_labels(case.config, len(batch["input_ids"]), problem_type), label="labels")
     _check_loss(case, batch, {"labels": labels})
 
 
@@ -360,7 +360,7 @@ def test_mc_reshape(clause, head, data, bert_impl, oracle, capabilities):
     case = _case(data, bert_impl, oracle, capabilities, head)
     batch = _inputs(data, case)
     assume(min(batch["input_ids"].shape[:2]) > 1)  # the order of [batch, choices] shows only when both are > 1
-    labels = data.draw(lh.head_labels(head, case.config, batch, ignore=0.0), label="labels")
+    labels = data.draw(head_labels(head, case.config, batch, ignore=0.0), label="labels")
     logits = output(_check_loss(case, batch, labels), "logits")
     choices = batch["input_ids"].shape[1]
     perm = np.asarray(data.draw(st.permutations(range(choices)), label="choice permutation"))
@@ -378,7 +378,7 @@ def test_qa_clamp(clause, head, data, bert_impl, oracle, capabilities):
     batch = _inputs(data, case, max_batch=4)
     rows, seq = batch["input_ids"].shape
     assume(rows >= 2)
-    labels = data.draw(lh.head_labels(head, case.config, batch), label="positions")
+    labels = data.draw(head_labels(head, case.config, batch), label="positions")
     for name in labels:  # one negative (a real target after clamping) and one >= seq (ignored) per side
         labels[name][0] = -data.draw(st.integers(1, seq + 3), label=f"negative {name}")
         labels[name][1] = seq + data.draw(st.integers(0, 3), label=f"{name} >= seq")
@@ -392,7 +392,7 @@ def test_qa_loss(clause, head, data, bert_impl, oracle, capabilities):
     assert clause["requires"] == ["start_positions", "end_positions"]
     case = _case(data, bert_impl, oracle, capabilities, head)
     batch = _inputs(data, case)
-    labels = data.draw(lh.head_labels(head, case.config, batch), label="positions")
+    labels = data.draw(head_labels(head, case.config, batch), label="positions")
     flat = _check_loss(case, batch, labels)["loss"]
     column = case.run({**batch, **{k: v[:, None] for k, v in labels.items()}})
     assert_close(output(column, "loss"), flat, tolerance_for(case.dtype, "loss"),

@@ -8,14 +8,17 @@ bug shows there even when it hides in float32 noise. These clauses ask for nothi
 activations the port declares are drawn), so a port that declares the core surface only is checked by them;
 ``numerics.<dtype>.hidden_states`` checks every layer's output (BertModel, surface outputs hidden_states).
 
-float32 clauses draw the full range from hidden 8 up (``_draw.MIN_HIDDEN_BELOW_FLOAT64``: a LayerNorm over
+float32 clauses draw the full range from hidden 8 up (``hypothesis_helpers.MIN_HIDDEN_BELOW_FLOAT64``: a LayerNorm over
 fewer features is ill-conditioned in float32). float16 / bfloat16 clauses draw within the regime their
-tolerances were measured in (``_draw.MEASURED_REGIME``, tools/measure_tolerances.py "tiny"): hidden 32, 2 layers, 4 heads, intermediate 37, a GELU-family activation;
+tolerances were measured in (``hypothesis_helpers.MEASURED_REGIME``, tools/measure_tolerances.py "tiny"): hidden 32, 2 layers, 4 heads, intermediate 37, a GELU-family activation;
 eps, vocabulary, type vocabulary, positions, pad id, inputs and weights still vary. Outside it, correct
 implementations leave those tolerances on a small fraction of draws, transformers exactly as the reference
 (measured on random hypothesis draws, both ports, CPU: hidden 4 needs 3.3x the bfloat16 tolerance; at hidden
 32 with 3 layers or relu2/laplace 0.2-0.5% of float16 draws fail; in the regime 0 of 500 float16 and 0 of 300
 bfloat16 draws fail, the worst using 0.65x of the tolerance).
+
+Clause ids run here that this module does not write out, by test function (tools/clause_hops.py):
+    numerics.*  test_differential
 """
 
 from __future__ import annotations
@@ -24,41 +27,23 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bert_conformance.clauses._draw import configs_for, inputs, load_drawn, seeds
-from bert_conformance.clauses._shape_helpers import HEADS, compare_all, shape_env
+from bert_conformance.clauses.hypothesis_helpers import configs_for, inputs, load_drawn, seeds
+from bert_conformance.clauses.model_helpers import HEADS, shape_env
+from bert_conformance.clauses.pytest_helpers import compare_all
+from bert_conformance.errors import SpecError
 from bert_conformance.plugin import clause_params
+from bert_conformance.spec import load_spec
 from bert_conformance.tolerance import DTYPES
 
-
-def _clauses() -> list[dict[str, str]]:
-    clauses = [
-        {
-            "id": f"numerics.{dtype}.{head}",
-            "text": f"{head} in {dtype}: outputs and hidden states equal the float64 oracle within "
-            f"tolerances.{dtype}.outputs on drawn configs and padded inputs.",
-            "head": head,
-            "dtype": dtype,
-        }
-        for dtype in DTYPES
-        for head in HEADS
-    ]
-    clauses += [
-        {
-            "id": f"numerics.{dtype}.hidden_states",
-            "text": f"BertModel in {dtype}: every hidden state (the embedding output, then each layer's) equals "
-            f"the float64 oracle within tolerances.{dtype}.outputs on drawn configs and padded inputs.",
-            "head": "BertModel",
-            "dtype": dtype,
-            "outputs": "hidden_states",
-        }
-        for dtype in DTYPES
-    ]
-    return sorted(clauses, key=lambda c: c["id"])
-
-
-CLAUSES = _clauses()
+# spec/numerics.yaml (its cross-file check: one clause per dtype of tolerances.yaml and head of heads.yaml)
+CLAUSES = sorted((dict(c) for c in load_spec().raw("numerics")["clauses"]), key=lambda c: c["id"])
 TESTED = {c["id"] for c in CLAUSES}
 NOT_TESTED: dict[str, str] = {}
+_RUNNABLE = {f"numerics.{dtype}.{name}" for dtype in DTYPES for name in (*HEADS, "hidden_states")}
+if _off := {c["id"] for c in CLAUSES} ^ _RUNNABLE:
+    raise SpecError(str(load_spec().files["numerics"]), "clauses",
+                    f"{', '.join(sorted(_off))}: the suite runs numerics.<dtype>.<Head> and "
+                    "numerics.<dtype>.hidden_states for its dtypes and heads, no others")
 
 
 def _requires(clause: dict[str, str]) -> dict[str, str]:

@@ -5,6 +5,12 @@ expanded for the config, random values), never from the reference, so these clau
 set: a port must load exactly it (with the spec's shapes) and reject a state dict with a missing, an
 unexpected or a mis-shaped key at ``load_model``. Values are then compared with the oracle loaded from the
 same state dict, in float64 when the port claims it.
+
+Clause ids run here that this module does not write out, by test function (tools/clause_hops.py):
+    parameters.*.keys     test_head_keys
+    parameters.prefix     test_prefix
+    parameters.group.*    test_group_shapes
+    parameters.buffers.*  test_buffer_defaults
 """
 
 from __future__ import annotations
@@ -14,19 +20,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from bert_conformance.clauses import _heads_helpers as hh
-from bert_conformance.clauses._shape_helpers import HEADS, SPEC, compare_all, spec_keys, spec_state_dict
-from bert_conformance.clauses.helpers import tiny_config
-from bert_conformance.plugin import clause_params
-
-TESTED: set[str] = set()
-MLM = "BertForMaskedLM"
-
-
-def _params(clauses: list[dict[str, Any]], requires: Any = None) -> list[Any]:
-    clauses = sorted(clauses, key=lambda c: c["id"])
-    TESTED.update(c["id"] for c in clauses)
-    return clause_params(clauses, requires=requires)
+from bert_conformance.case import tiny_config
+from bert_conformance.clauses.dtype_helpers import check_dtype
+from bert_conformance.clauses.model_helpers import HEADS, SPEC, head_inputs, spec_keys, spec_state_dict
+from bert_conformance.clauses.pytest_helpers import compare_all, load_raises, not_tested, params
+from bert_conformance.losses import MLM
 
 
 def _config(head: str = "", **overrides: Any) -> dict[str, Any]:
@@ -38,14 +36,14 @@ def _check_loads(bert_impl: Any, oracle: Any, head: str, config: dict, weights: 
     """The port loads ``weights`` and computes what the oracle computes from them."""
     __tracebackhide__ = True
     model = bert_impl.load_model(head, config, weights, dtype=dtype)
-    inputs = hh.head_inputs(head, config)
+    inputs = head_inputs(head, config)
     compare_all(head, model.forward(inputs), oracle.forward(head, config, weights, inputs), inputs=inputs, dtype=dtype)
 
 
 def _rejects(bert_impl: Any, head: str, config: dict, weights: dict, dtype: str, what: str) -> None:
     __tracebackhide__ = True
     try:
-        hh.load_raises(bert_impl, head, config, weights, dtype)
+        load_raises(bert_impl, head, config, weights, dtype)
     except AssertionError:
         raise AssertionError(f"{head}: load_model accepted a state dict with {what}") from None
 
@@ -53,12 +51,12 @@ def _rejects(bert_impl: Any, head: str, config: dict, weights: dict, dtype: str,
 # --- the key set of each head ----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("clause", _params([{"id": SPEC.parameters.heads[h].id, "head": h} for h in HEADS],
-                                           lambda c: {"head": c["head"]}))
+@pytest.mark.parametrize("clause", params([{"id": SPEC.parameters.heads[h].id, "head": h} for h in HEADS],
+                                          requires=lambda c: {"head": c["head"]}))
 def test_head_keys(clause, bert_impl, oracle, capabilities):
     """Exactly the spec's keys load (tied targets included, equal to their sources); one missing, one extra or
     one with the wrong shape is rejected."""
-    head, dtype = clause["head"], hh.best_dtype(capabilities)
+    head, dtype = clause["head"], check_dtype(capabilities)
     config = _config(head)
     full = spec_state_dict(head, config, seed=0, saved=False)
     _check_loads(bert_impl, oracle, head, config, full, dtype)
@@ -72,10 +70,10 @@ def test_head_keys(clause, bert_impl, oracle, capabilities):
              f"the unexpected key {extra}")
 
 
-@pytest.mark.parametrize("clause", _params([{"id": SPEC.parameters.prefix.id}]))
+@pytest.mark.parametrize("clause", params([{"id": SPEC.parameters.prefix.id}]))
 def test_prefix(clause, bert_impl, capabilities):
     """Base-model keys carry "bert." in task heads, head keys never do: a head key with the prefix is unexpected."""
-    dtype, config = hh.best_dtype(capabilities), _config()
+    dtype, config = check_dtype(capabilities), _config()
     assert SPEC.parameters.prefix.base_model == "" and all(SPEC.parameters.heads[h].prefix in ("", "bert.") for h in HEADS)
     for head in [h for h in HEADS if h != "BertModel" and h in capabilities.heads][:3]:
         weights = spec_state_dict(head, config, seed=0)
@@ -102,11 +100,11 @@ def _group_needs(clause: dict[str, Any]) -> dict[str, Any]:
     return needs
 
 
-@pytest.mark.parametrize("clause", _params(_group_clauses(), _group_needs))
+@pytest.mark.parametrize("clause", params(_group_clauses(), requires=_group_needs))
 def test_group_shapes(clause, bert_impl, oracle, capabilities):
     """The group's keys load with the spec's shapes; every key of the group one row longer is rejected, and so
     is the state dict without the group."""
-    group, head, dtype = clause["group"], clause["head"], hh.best_dtype(capabilities)
+    group, head, dtype = clause["group"], clause["head"], check_dtype(capabilities)
     config = _config(head, **({"is_decoder": True, group.when_config: True} if group.when_config else {}))
     weights = spec_state_dict(head, config, seed=0)
     _check_loads(bert_impl, oracle, head, config, weights, dtype)
@@ -132,20 +130,20 @@ def _in_group(key: str, group: Any) -> bool:
 # --- saved-file form and ties -----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("clause", _params([{"id": "parameters.saved.tied_targets_absent"}], {"head": MLM}))
+@pytest.mark.parametrize("clause", params([{"id": "parameters.saved.tied_targets_absent"}], requires={"head": MLM}))
 def test_saved_form_loads(clause, bert_impl, oracle, capabilities):
     """Without the tied targets (as in model.safetensors) every tied head loads and computes tied."""
-    dtype = hh.best_dtype(capabilities)
+    dtype = check_dtype(capabilities)
     for head in [h for h in HEADS if h in capabilities.heads and any(h in t.heads for t in SPEC.parameters.tied)]:
         saved = spec_state_dict(head, _config(), seed=0)
         assert not set(spec_keys(head, _config(), saved=False)) - set(saved) - {t.target for t in SPEC.parameters.tied}
         _check_loads(bert_impl, oracle, head, _config(), saved, dtype)
 
 
-@pytest.mark.parametrize("clause", _params([{"id": "parameters.saved.untied_all_present"}], {"head": MLM}))
+@pytest.mark.parametrize("clause", params([{"id": "parameters.saved.untied_all_present"}], requires={"head": MLM}))
 def test_untied_needs_every_key(clause, bert_impl, oracle, capabilities):
     """tie_word_embeddings false: every key is needed (a missing decoder weight or bias is an error)."""
-    dtype, config = hh.best_dtype(capabilities), _config(tie_word_embeddings=False)
+    dtype, config = check_dtype(capabilities), _config(tie_word_embeddings=False)
     weights = spec_state_dict(MLM, config, seed=0)
     assert set(weights) == set(spec_keys(MLM, config, saved=False))
     _check_loads(bert_impl, oracle, MLM, config, weights, dtype)
@@ -154,30 +152,30 @@ def test_untied_needs_every_key(clause, bert_impl, oracle, capabilities):
                  f"{tie.target} missing while untied")
 
 
-@pytest.mark.parametrize("clause", _params([{"id": "parameters.saved.tied_load_symmetric"}], {"head": MLM}))
+@pytest.mark.parametrize("clause", params([{"id": "parameters.saved.tied_load_symmetric"}], requires={"head": MLM}))
 def test_tied_load_symmetric(clause, bert_impl, oracle, capabilities):
     """A file with the tie targets instead of the sources loads completely: the same model as the saved form."""
-    dtype, config = hh.best_dtype(capabilities), _config()
+    dtype, config = check_dtype(capabilities), _config()
     saved = spec_state_dict(MLM, config, seed=0)
     swapped = dict(saved)
     for tie in SPEC.parameters.active_ties(MLM, SPEC.env()):
         swapped[tie.target] = swapped.pop(tie.source)
     model = bert_impl.load_model(MLM, config, swapped, dtype=dtype)
-    inputs = hh.head_inputs(MLM, config)
+    inputs = head_inputs(MLM, config)
     compare_all(MLM, model.forward(inputs), oracle.forward(MLM, config, saved, inputs), inputs=inputs, dtype=dtype)
 
 
 # --- buffers and legacy checkpoints --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("clause", _params([{"id": b.id, "buffer": b} for b in SPEC.parameters.buffers]))
+@pytest.mark.parametrize("clause", params([{"id": b.id, "buffer": b} for b in SPEC.parameters.buffers]))
 def test_buffer_defaults(clause, bert_impl, oracle, capabilities):
     """Not in the state dict; the omitted input takes the buffer's value over the whole table."""
-    buffer, dtype = clause["buffer"], hh.best_dtype(capabilities)
+    buffer, dtype = clause["buffer"], check_dtype(capabilities)
     config = _config(max_position_embeddings=8)
     weights = spec_state_dict("BertModel", config, seed=0)
     assert not any(k.endswith(buffer.name) for k in weights)
-    inputs = hh.head_inputs("BertModel", config, seq=8)
+    inputs = head_inputs("BertModel", config, seq=8)
     argument = buffer.name.rpartition(".")[2]
     values = {"arange(max_position_embeddings)": np.arange(8), "zeros": np.zeros(8, dtype=np.int64)}[buffer.value]
     explicit = {**inputs, argument: np.broadcast_to(values, inputs["input_ids"].shape).astype(np.int64)}
@@ -187,18 +185,18 @@ def test_buffer_defaults(clause, bert_impl, oracle, capabilities):
 
 
 def _legacy(rule_id: str) -> list[Any]:
-    return _params([{"id": rule_id}], {"head": MLM})
+    return params([{"id": rule_id}], requires={"head": MLM})
 
 
 @pytest.mark.parametrize("clause", _legacy("parameters.legacy.layernorm_gamma_beta"))
 def test_legacy_gamma_beta(clause, bert_impl, oracle, capabilities):
-    dtype, config = hh.best_dtype(capabilities), _config()
+    dtype, config = check_dtype(capabilities), _config()
     weights = spec_state_dict(MLM, config, seed=0)
     renames = {new: old for old, new in SPEC.parameters.legacy[0].renames.items()}
     legacy = {_rename(k, renames): v for k, v in weights.items()}
     assert legacy.keys() != weights.keys()
     model = bert_impl.load_model(MLM, config, legacy, dtype=dtype)
-    inputs = hh.head_inputs(MLM, config)
+    inputs = head_inputs(MLM, config)
     compare_all(MLM, model.forward(inputs), oracle.forward(MLM, config, weights, inputs), inputs=inputs, dtype=dtype)
 
 
@@ -211,34 +209,32 @@ def _rename(key: str, renames: dict[str, str]) -> str:
 
 @pytest.mark.parametrize("clause", _legacy("parameters.legacy.buffers_in_checkpoint"))
 def test_legacy_buffers(clause, bert_impl, oracle, capabilities):
-    dtype, config = hh.best_dtype(capabilities), _config()
+    dtype, config = check_dtype(capabilities), _config()
     weights = spec_state_dict(MLM, config, seed=0)
     rows = config["max_position_embeddings"]
     buffers = {"embeddings.position_ids": np.arange(rows)[None], "embeddings.token_type_ids": np.zeros((1, rows))}
     for prefix in ("bert.", ""):
         old = {**weights, **{prefix + k: v.astype(np.int64) for k, v in buffers.items()}}
         model = bert_impl.load_model(MLM, config, old, dtype=dtype)
-        inputs = hh.head_inputs(MLM, config)
+        inputs = head_inputs(MLM, config)
         compare_all(MLM, model.forward(inputs), oracle.forward(MLM, config, weights, inputs), inputs=inputs,
                     dtype=dtype)
 
 
-@pytest.mark.parametrize("clause", _params([{"id": "parameters.legacy.prefix"}]))
+@pytest.mark.parametrize("clause", params([{"id": "parameters.legacy.prefix"}]))
 def test_legacy_prefix(clause, bert_impl, oracle, capabilities):
     """The base model of a head checkpoint ("bert." keys, no head keys) loads into BertModel without the prefix.
 
     (The other direction leaves head keys missing, newly initialised in HF; the adapter contract requires a
     strict load, so it is not checked.)
     """
-    dtype, config = hh.best_dtype(capabilities), _config()
+    dtype, config = check_dtype(capabilities), _config()
     base = spec_state_dict("BertModel", config, seed=1)
     model = bert_impl.load_model("BertModel", config, {"bert." + k: v for k, v in base.items()}, dtype=dtype)
-    inputs = hh.head_inputs("BertModel", config)
+    inputs = head_inputs("BertModel", config)
     compare_all("BertModel", model.forward(inputs), oracle.forward("BertModel", config, base, inputs), inputs=inputs,
                 dtype=dtype)
 
 
-NOT_TESTED = hh.not_tested("parameters.", TESTED, {
-    **{c.id: "initialisation is not observable through the adapter contract, which always loads given weights"
-       for c in SPEC.parameters.init},
-})
+not_tested({c.id: "initialisation is not observable through the adapter contract, which always loads given weights"
+            for c in SPEC.parameters.init})

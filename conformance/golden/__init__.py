@@ -3,7 +3,8 @@
 - :mod:`.files`: the case file format, sha256, atomic writes, the manifest
 - :mod:`.cases`, :mod:`.cases_heads`, :mod:`.minilm`: the cases (one small function each), :mod:`.weights`
 - :mod:`.generate` (with the transformers cross-check in :mod:`.hf`) and :mod:`.tokenizer`: generation
-- :mod:`.load` and :mod:`.check`: loading, verification, the golden oracle; :mod:`.masks`: compared entries
+- :mod:`.load` and :mod:`.check`: loading, verification, the golden oracle (the entries compared:
+  :mod:`bert_conformance.specified`)
 - :mod:`.commands`: ``bert-conformance golden regenerate|verify``
 """
 

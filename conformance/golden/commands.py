@@ -30,7 +30,8 @@ def add_golden_commands(commands: Any) -> None:
                        help="regenerate only this model case (repeatable); the other entries are kept as they are")
     regen.add_argument("--only", choices=SETS, default=None,
                        help="only the model cases or only the tokenizer goldens (default: both; --case: model)")
-    check = commands.add_parser("verify", help="check files against MANIFEST.json (never deletes)")
+    check = commands.add_parser("verify", help="check files against MANIFEST.json (never deletes); the installed "
+                                               "fixtures also against the spec's golden.* clauses")
     check.add_argument("--dir", type=Path, default=None, help="fixture folder (default: the installed fixtures)")
     golden.set_defaults(func=run_golden)
 
@@ -53,11 +54,29 @@ def run_golden(args: argparse.Namespace) -> int:
 
 def _verify_command(root: Path) -> int:
     problems = verify(root)
+    installed = Path(root).resolve() == default_dir().resolve()
+    if not problems and installed:
+        problems = _clause_problems(root)
     for line in problems:
         print(f"golden verify: {line}", file=sys.stderr)
     if not problems:
-        print(f"golden verify: {root}: {len(read_manifest(root)['files'])} files OK")
+        clauses = ", the spec's golden.* clauses agree" if installed else ""
+        print(f"golden verify: {root}: {len(read_manifest(root)['files'])} files OK{clauses}")
     return 1 if problems else 0
+
+
+def _clause_problems(root: Path) -> list[str]:
+    """The installed fixtures against the installed spec's golden.* clauses (spec/golden.yaml)."""
+    from ..errors import SpecError
+    from ..spec import load_spec
+    from .clauses import spec_problems
+    from .load import iter_cases
+
+    try:
+        spec = load_spec()
+    except SpecError as e:
+        return [f"the spec does not load, so its golden.* clauses cannot be checked: {e}"]
+    return spec_problems(spec.raw("golden")["clauses"], iter_cases(root), file=str(spec.files["golden"]))
 
 
 def _regenerate_command(root: Path, args: argparse.Namespace) -> int:

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from bert_conformance.clauses import _label_helpers as lh
+from bert_conformance import losses
 from bert_conformance.known_bad._base import KnownBadPort, Model, entries, register, resolver, with_loss
 
 TOKEN_HEADS = ("BertForMaskedLM", "BertForTokenClassification", "BertLMHeadModel", "BertForPreTraining")
@@ -20,10 +20,10 @@ def _sum_over_all(logits: np.ndarray, labels: np.ndarray, shift: int = 0) -> flo
     """Sum of CE over kept targets divided by every position (ignored ones included)."""
     seq = labels.shape[1]
     logits, labels = logits[:, : seq - shift], labels[:, shift:]
-    kept = labels != lh.IGNORE_INDEX
+    kept = labels != losses.IGNORE_INDEX
     if not kept.any():
         return 0.0
-    return lh.cross_entropy(logits, labels) * kept.sum() / labels.size
+    return losses.cross_entropy(logits, labels) * kept.sum() / labels.size
 
 
 class MlmLossShifted(KnownBadPort):
@@ -34,7 +34,7 @@ class MlmLossShifted(KnownBadPort):
         outputs = model.inner.forward(inputs, **options)
         if model.head != "BertForMaskedLM" or "labels" not in inputs:
             return outputs
-        loss = lh.shifted_cross_entropy(outputs["logits"], inputs["labels"], 1)
+        loss = losses.shifted_cross_entropy(outputs["logits"], inputs["labels"], 1)
         return with_loss(outputs, loss, outputs["logits"])
 
 
@@ -46,7 +46,7 @@ class LmLossUnshifted(KnownBadPort):
         outputs = model.inner.forward(inputs, **options)
         if model.head != "BertLMHeadModel" or "labels" not in inputs:
             return outputs
-        loss = lh.shifted_cross_entropy(outputs["logits"], inputs["labels"], 0)
+        loss = losses.shifted_cross_entropy(outputs["logits"], inputs["labels"], 0)
         return with_loss(outputs, loss, outputs["logits"])
 
 
@@ -58,8 +58,8 @@ class TokenLossUsesMask(KnownBadPort):
         outputs = model.inner.forward(inputs, **options)
         if model.head != "BertForTokenClassification" or "labels" not in inputs:
             return outputs
-        labels = np.where(inputs.get("attention_mask", 1) != 0, inputs["labels"], lh.IGNORE_INDEX)
-        return with_loss(outputs, lh.cross_entropy(outputs["logits"], labels), outputs["logits"])
+        labels = np.where(inputs.get("attention_mask", 1) != 0, inputs["labels"], losses.IGNORE_INDEX)
+        return with_loss(outputs, losses.cross_entropy(outputs["logits"], labels), outputs["logits"])
 
 
 class MeanOverAllPositions(KnownBadPort):
@@ -75,7 +75,7 @@ class MeanOverAllPositions(KnownBadPort):
         outputs = model.inner.forward(inputs, **options)
         if model.head not in TOKEN_HEADS[:3] or "labels" not in inputs:
             return outputs
-        shift = lh.LM_SHIFT if model.head == lh.LM else 0
+        shift = losses.LM_SHIFT if model.head == losses.LM else 0
         loss = _sum_over_all(np.asarray(outputs["logits"]), inputs["labels"], shift)
         return with_loss(outputs, loss, outputs["logits"])
 
@@ -93,7 +93,7 @@ class NspLabelsSwapped(KnownBadPort):
         name = {"BertForNextSentencePrediction": "labels", "BertForPreTraining": "next_sentence_label"}.get(model.head)
         if name in inputs:
             labels = np.asarray(inputs[name])
-            inputs[name] = np.where(labels == lh.IGNORE_INDEX, labels, 1 - labels)
+            inputs[name] = np.where(labels == losses.IGNORE_INDEX, labels, 1 - labels)
         return model.inner.forward(inputs, **options)
 
 
@@ -103,8 +103,8 @@ class PretrainingLossWithOneLabel(KnownBadPort):
 
     def forward(self, model: Model, inputs: dict, options: dict) -> dict[str, Any]:
         outputs = model.inner.forward(inputs, **options)
-        if model.head == lh.PT and "labels" in inputs and "next_sentence_label" not in inputs:
-            loss = lh.cross_entropy(outputs["prediction_logits"], inputs["labels"])
+        if model.head == losses.PT and "labels" in inputs and "next_sentence_label" not in inputs:
+            loss = losses.cross_entropy(outputs["prediction_logits"], inputs["labels"])
             return with_loss(outputs, loss, outputs["prediction_logits"])
         return outputs
 
@@ -116,7 +116,7 @@ class ProblemTypeFromNumLabelsOnly(KnownBadPort):
     def forward(self, model: Model, inputs: dict, options: dict) -> dict[str, Any]:
         outputs = model.inner.forward(inputs, **options)
         labels = inputs.get("labels")
-        if model.head != lh.SEQCLS or labels is None or model.config.get("problem_type"):
+        if model.head != losses.SEQCLS or labels is None or model.config.get("problem_type"):
             return outputs
         if model.inner.module.config.problem_type == "multi_label_classification":
             logits = np.asarray(outputs["logits"], dtype=np.float64)
@@ -131,7 +131,7 @@ class ProblemTypeNotSticky(KnownBadPort):
     kills = ("labels.seqcls.problem_type.sticky-BertForSequenceClassification",)
 
     def forward(self, model: Model, inputs: dict, options: dict) -> dict[str, Any]:
-        if model.head == lh.SEQCLS and not model.config.get("problem_type"):
+        if model.head == losses.SEQCLS and not model.config.get("problem_type"):
             model.inner.module.config.problem_type = None
         return model.inner.forward(inputs, **options)
 
@@ -143,9 +143,9 @@ class RegressionNoSqueeze(KnownBadPort):
     def forward(self, model: Model, inputs: dict, options: dict) -> dict[str, Any]:
         outputs = model.inner.forward(inputs, **options)
         labels = inputs.get("labels")
-        if model.head != lh.SEQCLS or labels is None or outputs["logits"].shape[-1] != 1:
+        if model.head != losses.SEQCLS or labels is None or outputs["logits"].shape[-1] != 1:
             return outputs
-        return with_loss(outputs, lh.mse(outputs["logits"], labels), outputs["logits"])
+        return with_loss(outputs, losses.mse(outputs["logits"], labels), outputs["logits"])
 
 
 class MultiLabelMeanOverBatch(KnownBadPort):
@@ -154,10 +154,10 @@ class MultiLabelMeanOverBatch(KnownBadPort):
 
     def forward(self, model: Model, inputs: dict, options: dict) -> dict[str, Any]:
         outputs = model.inner.forward(inputs, **options)
-        if model.head != lh.SEQCLS or model.inner.module.config.problem_type != "multi_label_classification":
+        if model.head != losses.SEQCLS or model.inner.module.config.problem_type != "multi_label_classification":
             return outputs
         logits = outputs["logits"]
-        return with_loss(outputs, lh.bce_with_logits(logits, inputs["labels"]) * logits.shape[-1], logits)
+        return with_loss(outputs, losses.bce_with_logits(logits, inputs["labels"]) * logits.shape[-1], logits)
 
 
 class MultipleChoiceColumnMajor(KnownBadPort):
@@ -168,7 +168,7 @@ class MultipleChoiceColumnMajor(KnownBadPort):
 
     def forward(self, model: Model, inputs: dict, options: dict) -> dict[str, Any]:
         outputs = model.inner.forward({k: v for k, v in inputs.items() if k != "labels"}, **options)
-        if model.head != lh.MC:
+        if model.head != losses.MC:
             return model.inner.forward(inputs, **options)
         batch, choices = outputs["logits"].shape
         logits = np.ascontiguousarray(outputs["logits"].reshape(-1).reshape(choices, batch).T)
@@ -177,7 +177,7 @@ class MultipleChoiceColumnMajor(KnownBadPort):
             labels = np.asarray(inputs["labels"])
             if labels.shape != (batch,):
                 raise ValueError("labels must have shape [batch]")
-            outputs = with_loss(outputs, lh.cross_entropy(logits, labels), logits)
+            outputs = with_loss(outputs, losses.cross_entropy(logits, labels), logits)
         return outputs
 
 
@@ -187,14 +187,14 @@ class QaNegativeIgnored(KnownBadPort):
 
     def forward(self, model: Model, inputs: dict, options: dict) -> dict[str, Any]:
         outputs = model.inner.forward(inputs, **options)
-        if model.head != lh.QA or outputs.get("loss") is None:
+        if model.head != losses.QA or outputs.get("loss") is None:
             return outputs
         seq = outputs["start_logits"].shape[1]
         parts = []
         for side in ("start", "end"):
             positions = np.asarray(inputs[f"{side}_positions"]).reshape(-1)
             positions = np.where(positions < 0, seq, np.minimum(positions, seq))
-            parts.append(lh.cross_entropy(outputs[f"{side}_logits"], positions, ignore_index=seq))
+            parts.append(losses.cross_entropy(outputs[f"{side}_logits"], positions, ignore_index=seq))
         return with_loss(outputs, sum(parts) / 2, outputs["start_logits"])
 
 
@@ -204,7 +204,7 @@ class QaLossNotHalved(KnownBadPort):
 
     def forward(self, model: Model, inputs: dict, options: dict) -> dict[str, Any]:
         outputs = model.inner.forward(inputs, **options)
-        if model.head != lh.QA or outputs.get("loss") is None:
+        if model.head != losses.QA or outputs.get("loss") is None:
             return outputs
         return with_loss(outputs, 2 * float(outputs["loss"]), outputs["start_logits"])
 
@@ -228,7 +228,7 @@ class AllIgnoredGivesZero(KnownBadPort):
 
 class LossNotScalar(KnownBadPort):
     description = "the loss comes back as a [1] array instead of a 0-d one"
-    kills = tuple(f"labels.loss_scalar-{head}" for head in lh.LOSS_HEADS)
+    kills = tuple(f"labels.loss_scalar-{head}" for head in losses.LOSS_HEADS)
 
     def forward(self, model: Model, inputs: dict, options: dict) -> dict[str, Any]:
         outputs = model.inner.forward(inputs, **options)
@@ -239,16 +239,16 @@ class LossNotScalar(KnownBadPort):
 
 class LabelsOutOfRangeClipped(KnownBadPort):
     description = "class ids outside [0, classes) are clipped into range instead of raising"
-    kills = tuple(f"labels.target_dtype-{head}" for head in lh.LOSS_HEADS if head != lh.QA)
+    kills = tuple(f"labels.target_dtype-{head}" for head in losses.LOSS_HEADS if head != losses.QA)
 
     def forward(self, model: Model, inputs: dict, options: dict) -> dict[str, Any]:
-        if model.head == lh.QA:
+        if model.head == losses.QA:
             return model.inner.forward(inputs, **options)
-        for name in lh.label_arguments(model.head):
+        for name in losses.label_arguments(model.head):
             if name in inputs and np.issubdtype(np.asarray(inputs[name]).dtype, np.integer):
-                count = lh.classes(model.head, name, model.config, inputs)
+                count = losses.classes(model.head, name, model.config, inputs)
                 labels = np.asarray(inputs[name])
-                inputs[name] = np.where(labels == lh.IGNORE_INDEX, labels, np.clip(labels, 0, count - 1))
+                inputs[name] = np.where(labels == losses.IGNORE_INDEX, labels, np.clip(labels, 0, count - 1))
         return model.inner.forward(inputs, **options)
 
 
@@ -257,7 +257,7 @@ class MultipleChoiceLabelsFlattened(KnownBadPort):
     kills = ("labels.mc.labels-BertForMultipleChoice",)
 
     def forward(self, model: Model, inputs: dict, options: dict) -> dict[str, Any]:
-        if model.head == lh.MC and "labels" in inputs:
+        if model.head == losses.MC and "labels" in inputs:
             inputs["labels"] = np.asarray(inputs["labels"]).reshape(-1)
         return model.inner.forward(inputs, **options)
 
@@ -268,7 +268,7 @@ class CacheWithLabels(KnownBadPort):
 
     def forward(self, model: Model, inputs: dict, options: dict) -> dict[str, Any]:
         outputs = model.inner.forward(inputs, **options)
-        if model.head == lh.LM and "labels" in inputs and options.get("use_cache"):
+        if model.head == losses.LM and "labels" in inputs and options.get("use_cache"):
             plain = {k: v for k, v in inputs.items() if k != "labels"}
             outputs["cache"] = model.inner.forward(plain, **options)["cache"]
         return outputs

@@ -54,7 +54,8 @@ def check_document(name: str, data: Mapping[str, Any], file: str) -> list[SpecEr
 
 
 def _clauses(name: str, data: Mapping[str, Any]) -> Problems:
-    """Clause ids are dotted, unique, and (in the core files) start with the file name and have prose."""
+    """Clause ids are dotted, unique, and (in the files of _DOCUMENT_CHECKS) start with the file name and have
+    prose."""
     seen: dict[str, str] = {}
     for path, clause in iter_clauses(data):
         clause_id = clause["id"]
@@ -358,10 +359,44 @@ def _tolerances(data: Mapping[str, Any]) -> Problems:
                 )
 
 
+def _core(data: Mapping[str, Any]) -> Problems:
+    """Nothing beyond the clause rules (ids start with ``core.``, every clause has a text)."""
+    return iter(())
+
+
+def _numerics(data: Mapping[str, Any]) -> Problems:
+    """``numerics.<dtype>.<Head>``, or ``numerics.<dtype>.<outputs>`` for a clause comparing one output
+    group."""
+    for i, c in enumerate(data["clauses"]):
+        want = f"numerics.{c['dtype']}.{c.get('outputs', c['head'])}"
+        if c["id"] != want:
+            yield f"clauses[{i}].id", f"clause id must be {want!r} (dtype, outputs or head), got {c['id']!r}"
+
+
+def _golden(data: Mapping[str, Any]) -> Problems:
+    """``golden.<case>``, ``golden.<case>.<outputs>`` or ``golden.<case>.gradients`` (those two need the
+    first)."""
+    bases = {c["case"] for c in data["clauses"] if "outputs" not in c and "gradients" not in c}
+    for i, c in enumerate(data["clauses"]):
+        if "outputs" in c and "gradients" in c:
+            yield f"clauses[{i}]", "give at most one of outputs and gradients"
+            continue
+        suffix = f".{c['outputs']}" if "outputs" in c else ".gradients" if "gradients" in c else ""
+        want = f"golden.{c['case']}{suffix}"
+        if c["id"] != want:
+            message = f"clause id must be {want!r} (golden.<case>[.<outputs>|.gradients]), got {c['id']!r}"
+            yield f"clauses[{i}].id", message
+        if suffix and c["case"] not in bases:
+            yield f"clauses[{i}].case", f"no clause 'golden.{c['case']}' for the case itself in this file"
+
+
 _DOCUMENT_CHECKS: Mapping[str, Callable[[Mapping[str, Any]], Problems]] = {
     "config": _config,
     "heads": _heads,
     "labels": _labels,
     "parameters": _parameters,
     "tolerances": _tolerances,
+    "core": _core,
+    "numerics": _numerics,
+    "golden": _golden,
 }

@@ -4,7 +4,8 @@ pooler agreement between heads.yaml and parameters.yaml, ties that point at real
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
+from pathlib import Path
 from typing import Any
 
 from bert_conformance.errors import SpecError
@@ -20,9 +21,13 @@ PROBE_DIM = 512
 Documents = Mapping[str, tuple[Any, Mapping[str, Any]]]  # name -> (path, data)
 
 
-def check_cross(documents: Documents) -> list[SpecError]:
-    """Checks that need several documents: unique clause ids, symbols, head names, pooler agreement."""
-    errors: list[SpecError] = []
+def check_cross(documents: Documents, absent: Collection[str] = ()) -> list[SpecError]:
+    """Checks that need several documents: unique clause ids, symbols, head names, pooler agreement, links.
+
+    ``absent``: names of spec files that exist but are not among ``documents`` (a folder holding only some
+    files, or files with errors): a link to a clause of theirs cannot be checked, so it is not reported.
+    """
+    errors: list[SpecError] = _links(documents, set(absent))
     seen: dict[str, str] = {}
     versions: dict[str, str] = {}
     for name, (path, data) in documents.items():
@@ -51,6 +56,45 @@ def check_cross(documents: Documents) -> list[SpecError]:
         if name in documents:
             path = str(documents[name][0])
             errors += guard(path, lambda check=check, name=name: check(documents, documents[name][1]))
+    return errors
+
+
+def _links(documents: Documents, absent: set[str]) -> list[SpecError]:
+    """``refines: [T]`` (backward: this clause makes T checkable) and ``checked_by: [C]`` (forward, on T)
+    agree: every clause that refines T is in T's checked_by, every entry of a checked_by refines it, both ends
+    exist."""
+    clauses: dict[str, tuple[str, str, Mapping[str, Any]]] = {}  # id -> (file, yaml path, clause)
+    for _, (path, data) in documents.items():
+        for yaml_path, clause in iter_clauses(data):
+            if isinstance(clause.get("id"), str):
+                clauses.setdefault(clause["id"], (str(path), yaml_path, clause))
+
+    def listed(clause: Mapping[str, Any], key: str) -> list[str]:
+        value = clause.get(key)
+        return [v for v in value if isinstance(v, str)] if isinstance(value, (list, tuple)) else []
+
+    def missing(file: str, where: str, target: str) -> list[SpecError]:
+        if target.split(".")[0] in absent:
+            return []  # its file is not loaded here: nothing to check against
+        return [SpecError(file, where, f"no clause {target!r} in the spec")]
+
+    errors: list[SpecError] = []
+    for clause_id, (file, where, clause) in clauses.items():
+        for j, target in enumerate(listed(clause, "refines")):
+            if target not in clauses:
+                errors += missing(file, f"{where}.refines[{j}]", target)
+            elif clause_id not in listed(clauses[target][2], "checked_by"):
+                target_file, target_where, _ = clauses[target]
+                message = (f"{target!r} is refined by {clause_id!r} ({Path(file).name}) but its checked_by "
+                           "does not name it: add it (the forward link of refines)")
+                errors.append(SpecError(target_file, f"{target_where}.checked_by", message))
+        for j, by in enumerate(listed(clause, "checked_by")):
+            if by not in clauses:
+                errors += missing(file, f"{where}.checked_by[{j}]", by)
+            elif clause_id not in listed(clauses[by][2], "refines"):
+                message = (f"{by!r} ({Path(clauses[by][0]).name}) does not refine {clause_id!r}: add "
+                           f"{clause_id!r} to its refines, or remove it here")
+                errors.append(SpecError(file, f"{where}.checked_by[{j}]", message))
     return errors
 
 
@@ -227,6 +271,26 @@ def _cross_surface(documents: Documents, data: Mapping[str, Any]) -> Problems:
                 yield f"declarations[{i}].core[{j}]", f"{value!r} is not one of the values {list(values)}"
 
 
+def _cross_numerics(documents: Documents, data: Mapping[str, Any]) -> Problems:
+    """Heads of heads.yaml, dtypes of tolerances.yaml, and every (dtype, head) and each dtype's hidden_states
+    listed: the suite runs numerics.<dtype>.<Head> for every pair, no more and no fewer."""
+    heads = _head_names(documents)
+    dtypes = list(documents["tolerances"][1]["dtypes"]) if "tolerances" in documents else None
+    for i, c in enumerate(data["clauses"]):
+        if heads is not None and c["head"] not in heads:
+            yield f"clauses[{i}].head", f"unknown head {c['head']!r} (not in heads.yaml)"
+        if dtypes is not None and c["dtype"] not in dtypes:
+            yield f"clauses[{i}].dtype", f"unknown dtype {c['dtype']!r} (not in tolerances.yaml: {dtypes})"
+    if heads is None or dtypes is None:
+        return
+    listed = {c["id"] for c in data["clauses"]}
+    order = list(documents["heads"][1]["heads"])
+    wanted = [f"numerics.{d}.{name}" for d in dtypes for name in [*order, "hidden_states"]]
+    for clause_id in wanted:
+        if clause_id not in listed:
+            yield "clauses", f"no clause {clause_id!r}: one per (dtype, head) and hidden_states per dtype"
+
+
 _CAPABILITY_KEYS = ("name", "version", "heads", "dtypes", "devices", "attention", "features")
 
 _CROSS_CHECKS: Mapping[str, Callable[[Documents, Mapping[str, Any]], Problems]] = {
@@ -235,4 +299,5 @@ _CROSS_CHECKS: Mapping[str, Callable[[Documents, Mapping[str, Any]], Problems]] 
     "labels": _cross_labels,
     "parameters": _cross_parameters,
     "surface": _cross_surface,
+    "numerics": _cross_numerics,
 }

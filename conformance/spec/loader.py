@@ -606,12 +606,19 @@ def _load_folder(folder: Path) -> tuple[dict[str, tuple[Path, dict[str, Any]]], 
             errors.append(
                 SpecError(str(folder / f"{name}.yaml"), "(document)", "required spec file is missing")
             )
-    errors += check_cross(documents)
+    errors += check_cross(documents, absent=_spec_names(folder) - set(documents))
     return documents, errors
 
 
+def _spec_names(folder: Path) -> set[str]:
+    """The spec files of ``folder`` and of the installed spec, by name (links into one not loaded are not
+    checked)."""
+    return {p.name.removesuffix(".yaml") for p in (*_yaml_files(folder), *_yaml_files(spec_dir()))}
+
+
 def validate_path(path: str | Path | None = None) -> list[SpecError]:
-    """Every error of a spec folder, or of one spec file (checked against its sibling files)."""
+    """Every error of a spec folder, or of one spec file (checked against its sibling files; a core file
+    missing beside it is taken from the installed spec)."""
     target = Path(path) if path is not None else spec_dir()
     if target.is_dir():
         return _load_folder(target)[1]
@@ -624,14 +631,15 @@ def validate_path(path: str | Path | None = None) -> list[SpecError]:
     if errors:
         return errors
     documents = {name: (target, data)}
-    for other in CORE_DOCUMENTS:
-        sibling = target.parent / f"{other}.yaml"
-        source = sibling if sibling.exists() else spec_dir() / f"{other}.yaml"
+    sources = {other: spec_dir() / f"{other}.yaml" for other in CORE_DOCUMENTS}
+    sources.update((p.name.removesuffix(".yaml"), p) for p in _yaml_files(target.parent))
+    for other, source in sources.items():
         if other != name:
             other_data, other_errors = _document_errors(other, source)
             if not other_errors:
                 documents[other] = (source, other_data)
-    return [e for e in check_cross(documents) if Path(e.file) == target]
+    absent = _spec_names(target.parent) - set(documents)
+    return [e for e in check_cross(documents, absent=absent) if Path(e.file) == target]
 
 
 # --- the typed spec ----------------------------------------------------------------------------------------

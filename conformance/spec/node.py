@@ -127,7 +127,8 @@ class Source(Node):
 
 @dataclass
 class Clause(Node):
-    """A clause with nothing but an id and its prose."""
+    """A clause with an id and its prose (and, if other files refine it, the clauses that check it)."""
 
     id: str
     text: str
+    checked_by: tuple[str, ...] | None = optional()

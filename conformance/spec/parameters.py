@@ -53,6 +53,7 @@ class Tie(Node):
     when_config: str
     heads: tuple[str, ...]
     text: str
+    checked_by: tuple[str, ...] | None = optional()
 
 
 @dataclass

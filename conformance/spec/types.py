@@ -126,6 +126,7 @@ class OmissionRule(Node):
     id: str
     rule: str
     text: str
+    checked_by: tuple[str, ...] | None = optional()
 
 
 @dataclass
@@ -141,6 +142,7 @@ class Unspecified(Node):
     outputs: tuple[str, ...]
     where: str
     text: str
+    checked_by: tuple[str, ...] | None = optional()
 
 
 @dataclass

@@ -1,22 +1,14 @@
-"""Hypothesis strategies for clause modules: small BERT configs and inputs, and loading a drawn case.
+"""Hypothesis strategies for clause modules: every one of them, and loading a drawn case.
 
-Stable API (other clause modules import it)::
+- models: :func:`configs` / :func:`configs_for` (small BERT configs, every BertConfig field explicit),
+  :func:`inputs`, :func:`attention_masks` (right padding), :func:`any_masks` (zeros anywhere),
+  :func:`changed_ids`, :func:`seeds`, and :func:`load_drawn` (what the ``load_case`` fixture does, usable inside
+  ``@given``: hypothesis refuses function-scoped fixtures there);
+- labels: :func:`head_labels` (valid label arguments of a head), :func:`class_ids`, :func:`sequence_labels`;
+- tokenizer: :func:`texts`, :func:`batches`, :func:`tokenizer_options`, :func:`vocabulary_words`.
 
-    configs(head="BertModel", *, activations=None, surface=None, decoder=False, cross_attention=False,
-            hidden_size=None, min_hidden=1, **fixed)
-        -> strategy of config dicts (HF config.json keys; every BertConfig field explicit; only activations
-           the port declares when given its ``capabilities.surface``)
-    inputs(config, head="BertModel", *, max_batch=3, max_seq=8, pad=True, token_types=True, positions=False)
-        -> strategy of input dicts (int64 numpy arrays; right padding, every row keeps >= 1 real token)
-    attention_masks(batch, seq, *, pad=True) -> strategy of int64 [batch, seq] right-padding masks
-    seeds() -> strategy of weight seeds
-    configs_for(head, dtype, *, full_range=("float64",), surface=None, **fixed)
-        -> configs(), or, for a dtype outside ``full_range``, configs in MEASURED_REGIME
-    load_drawn(bert_impl, oracle, head, config, *, dtype, seed, attention=None) -> helpers.Case
-
-Every draw is labelled, sizes are bounded (tiny models: hidden <= 32, <= 3 layers, vocab <= 99), and
-hypothesis settings come from the plugin's profiles, never from here. ``load_drawn`` exists because the
-``load_case`` fixture is function-scoped, which hypothesis refuses inside ``@given``.
+Every draw is labelled, sizes are bounded (tiny models: hidden <= 32, <= 3 layers, vocab <= 99), and hypothesis
+settings come from the plugin's profiles, never from here.
 """
 
 from __future__ import annotations
@@ -27,7 +19,8 @@ from typing import Any
 import numpy as np
 from hypothesis import strategies as st
 
-from bert_conformance.clauses.helpers import Case, tiny_config
+from bert_conformance.case import Case, tiny_config
+from bert_conformance.losses import IGNORE_INDEX, LM, LM_SHIFT, PT, QA, SEQCLS, classes, dims, num_labels
 from bert_conformance.spec import load_spec
 
 # Every activation a conforming port must support (spec/config.yaml, activations[].required).
@@ -44,7 +37,10 @@ MAX_HEAD_DIM = 8
 MIN_HIDDEN_BELOW_FLOAT64 = 8
 MAX_VOCAB = 99
 MAX_POSITIONS = 64
-LABEL_HEADS = ("BertForSequenceClassification", "BertForTokenClassification")  # num_labels is free
+# Heads whose num_labels is free (their logits are [.., num_labels]; QA needs 2).
+LABEL_HEADS: tuple[str, ...] = tuple(
+    head for head, spec in load_spec().heads.heads.items() if any("num_labels" in o.shape for o in spec.outputs)
+)
 MAX_CHOICES = 3
 
 # The regime the spec's tolerances below float64 were measured in (tools/measure_tolerances.py, "tiny"): a
@@ -189,13 +185,17 @@ def inputs(
 
 
 def _int_arrays(shape: tuple[int, ...], high: int) -> st.SearchStrategy[np.ndarray]:
-    """int64 arrays in [0, high): drawn from one seed (cheap to draw, cheap to shrink)."""
-    return st.integers(0, 2**32 - 1).map(
-        lambda seed: np.random.default_rng(seed).integers(0, high, size=shape, dtype=np.int64)
-    )
+    """int64 arrays in [0, high)."""
+    return _seeded(lambda rng: rng.integers(0, high, size=shape, dtype=np.int64))
+
+
+def _seeded(build: Any) -> st.SearchStrategy[Any]:
+    """Arrays built from one drawn seed: cheap to draw, cheap to shrink."""
+    return st.integers(0, 2**32 - 1).map(lambda seed: build(np.random.default_rng(seed)))
 
 
 def seeds() -> st.SearchStrategy[int]:
+    """Seeds of random weights."""
     return st.integers(0, 2**16 - 1)
 
 
@@ -214,3 +214,171 @@ def load_drawn(
     state_dict = oracle.random_state_dict(head, config, seed=seed)
     model = bert_impl.load_model(head, config, state_dict, dtype=dtype, device=device, attention=attention)
     return Case(head, dict(config), state_dict, dtype, model, oracle)
+
+
+# --- masks and ids ----------------------------------------------------------------------------------------------
+
+
+@st.composite
+def any_masks(draw: st.DrawFn, rows: int, seq: int, padding: tuple[str, ...] | None = None) -> np.ndarray:
+    """int64 0/1 masks with zeros anywhere; every row attends somewhere. ``padding`` (the port's declared
+    surface.padding) limits where: without "arbitrary" each row's zeros move to its right end, or its left end
+    for a row drawn left when "left" is declared."""
+    keep = draw(st.sampled_from((0.3, 0.6, 0.9)), label="attended fraction")
+    seed = draw(st.integers(0, 2**32 - 1), label="mask seed")
+    rng = np.random.default_rng(seed)
+    mask = (rng.random((rows, seq)) < keep).astype(np.int64)
+    mask[np.arange(rows), rng.integers(0, seq, size=rows)] = 1
+    if padding is None or "arbitrary" in padding:
+        return mask
+    right = -np.sort(-mask, axis=-1)  # the same number of real tokens, then the padding
+    if "left" not in padding:
+        return right
+    left_rows = rng.random(rows) < 0.5
+    return np.where(left_rows[:, None], right[:, ::-1], right)
+
+
+def changed_ids(draw: Any, ids: np.ndarray, high: int, label: str) -> np.ndarray:
+    """Ids in [0, high) that differ from ``ids`` everywhere (when high >= 2), drawn with ``draw(strategy, label)``."""
+    if high < 2:
+        return ids.copy()
+    seed = draw(st.integers(0, 2**32 - 1), label=label)
+    step = np.random.default_rng(seed).integers(1, high, size=ids.shape)
+    return (ids + step) % high
+
+
+# --- labels -------------------------------------------------------------------------------------------------------
+
+
+def class_ids(
+    shape: tuple[int, ...], count: int, *, ignore: float = 0.0, keep_one: bool = True
+) -> st.SearchStrategy[np.ndarray]:
+    """int64 ids in [0, count), each replaced by the ignore index with probability ``ignore``.
+
+    ``keep_one`` keeps the first entry a real id, so the mean is never over zero items.
+    """
+
+    def build(rng: np.random.Generator) -> np.ndarray:
+        ids = rng.integers(0, count, size=shape, dtype=np.int64)
+        ids[rng.random(shape) < ignore] = IGNORE_INDEX
+        if keep_one and ids.size:
+            ids.reshape(-1)[0] = rng.integers(0, count)
+        return ids
+
+    return _seeded(build)
+
+
+def ignore_fractions() -> st.SearchStrategy[float]:
+    """The fraction of labels replaced by the ignore index."""
+    return st.sampled_from((0.0, 0.3, 0.7))
+
+
+@st.composite
+def head_labels(
+    draw: st.DrawFn,
+    head: str,
+    config: Mapping[str, Any],
+    batch: Mapping[str, Any],
+    *,
+    ignore: float | None = None,
+    problem_type: str | None = None,
+) -> dict[str, np.ndarray]:
+    """Valid label arguments of ``head`` for ``batch`` (some -100 where the head ignores them)."""
+    d = dims(head, batch)
+    rows, seq = d["batch"], d["seq"]
+    if ignore is None:
+        ignore = draw(ignore_fractions(), label="ignored fraction")
+    if head in (PT, LM, "BertForMaskedLM", "BertForTokenClassification"):
+        count = classes(head, "labels", config, batch)
+        labels = draw(class_ids((rows, seq), count, ignore=ignore, keep_one=False), label="labels")
+        shift = LM_SHIFT if head == LM else 0
+        if seq > shift:  # one real target inside the loss, so the mean is not over zero items
+            labels[0, shift] = draw(st.integers(0, count - 1), label="one kept label")
+        out = {"labels": labels}
+        if head == PT:
+            out["next_sentence_label"] = draw(class_ids((rows,), 2, ignore=ignore), label="next_sentence_label")
+        return out
+    if head == QA:
+        return {
+            name: draw(class_ids((rows,), seq), label=name) for name in ("start_positions", "end_positions")
+        }
+    if head == SEQCLS:
+        return {"labels": draw(sequence_labels(config, rows, problem_type, ignore=ignore), label="labels")}
+    count = classes(head, "labels", config, batch)
+    return {"labels": draw(class_ids((rows,), count, ignore=ignore), label="labels")}
+
+
+def sequence_labels(
+    config: Mapping[str, Any], rows: int, problem_type: str | None, *, ignore: float = 0.0
+) -> st.SearchStrategy[np.ndarray]:
+    """Labels of BertForSequenceClassification for a problem type (default: the config's, else inferred)."""
+    n = num_labels(config)
+    problem_type = problem_type or config.get("problem_type") or (
+        "regression" if n == 1 else "single_label_classification"
+    )
+    if problem_type == "single_label_classification":
+        return class_ids((rows,), n, ignore=ignore)
+    if problem_type == "multi_label_classification":
+        return _seeded(lambda rng: rng.random((rows, n)).round(1).astype(np.float32))
+    shape = (rows,) if n == 1 else (rows, n)
+    return _seeded(lambda rng: rng.standard_normal(shape).astype(np.float32))
+
+
+# --- tokenizer ----------------------------------------------------------------------------------------------------
+
+# Pieces that exercise the pipeline: vocabulary words, ## pieces, accents, CJK, punctuation, whitespace,
+# removed characters, special-token strings, emoji, capital sigma.
+PIECES = [
+    "a",
+    "b",
+    "hello",
+    "unwanted",
+    "running",
+    "café",
+    "博推",
+    ",",
+    "!",
+    " ",
+    "  ",
+    "\t",
+    "[MASK]",
+    "\u200b",
+    "\u0301",
+    "😀",
+    "ΟΔΟΣ",
+    "X",
+    "1",
+    "UNwant",
+    "éd",
+    "?",
+    "'",
+]
+
+
+def texts(max_pieces: int = 8) -> st.SearchStrategy[str]:
+    """Text glued from PIECES, or any text."""
+    return st.lists(st.sampled_from(PIECES), max_size=max_pieces).map("".join) | st.text(max_size=12)
+
+
+def batches(max_size: int = 4) -> st.SearchStrategy[list[str]]:
+    """1 to ``max_size`` texts."""
+    return st.lists(texts(), min_size=1, max_size=max_size)
+
+
+def tokenizer_options() -> st.SearchStrategy[dict[str, Any]]:
+    """Uncased (the default) or cased."""
+    return st.sampled_from([{}, {"do_lower_case": False}])
+
+
+def vocabulary_words(vocab: Any) -> st.SearchStrategy[str]:
+    """Words glued from whole-word and ## tokens of the vocabulary (lower-case letters only)."""
+    heads = sorted(t for t in vocab.tokens if t.isalpha() and t.islower() and t.isascii())
+    tails = sorted(
+        t
+        for t in vocab.tokens
+        if t.startswith("##") and t[2:].isalpha() and t[2:].islower() and t[2:].isascii()
+    )
+    word = st.tuples(st.sampled_from(heads), st.lists(st.sampled_from(tails), max_size=2))
+    return st.lists(word.map(lambda w: w[0] + "".join(t[2:] for t in w[1])), min_size=1, max_size=6).map(
+        " ".join
+    )

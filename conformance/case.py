@@ -1,7 +1,7 @@
-"""Helpers for clause modules: tiny configs, deterministic inputs, and a loaded port/oracle pair.
+"""A tiny BERT case: the tiny config, deterministic inputs, and a port model paired with the oracle.
 
-Clause modules get these through the fixtures in ``conftest.py`` (``load_case``, ``make_inputs``,
-``tiny_config``) or import them directly; see docs/adapters.md, "Writing clause modules".
+The clause fixtures (:mod:`bert_conformance.fixtures`: ``tiny_config``, ``make_inputs``, ``load_case``) hand these
+out; a port's own clause tests may import them from here too (docs/adapters.md, "Writing clause modules").
 """
 
 from __future__ import annotations
@@ -60,11 +60,6 @@ def make_inputs(
         attention_mask[-1, seq - max(1, seq // 3) :] = 0
         input_ids[attention_mask == 0] = config.get("pad_token_id") or 0
     return {"input_ids": input_ids, "token_type_ids": token_type_ids, "attention_mask": attention_mask}
-
-
-def real_positions(array: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
-    """The entries of a [batch, seq, ...] output at attended positions (padded query positions are unspecified)."""
-    return array[np.asarray(attention_mask) != 0]
 
 
 @dataclass

@@ -1,11 +1,9 @@
-"""Labels for the loss clauses: hypothesis draws per head, and each head's loss recomputed in numpy.
+"""Labels and losses by spec/labels.yaml, in numpy: conventions, class counts, each head's loss formula.
 
-The numpy losses read their conventions from spec/labels.yaml (ignore index, label shift, QA clamp) and are
-computed in float64 from the *port's own* logits. Comparing the port's loss with them, besides the oracle,
-catches a wrong convention even where the logits are right: a shifted masked-LM loss, an attention-masked
-token loss, swapped next-sentence labels.
+The numpy losses are computed in float64 from a port's *own* logits. Comparing a port's loss with them, besides
+the oracle, catches a wrong convention even where the logits are right (a shifted masked-LM loss, an
+attention-masked token loss, swapped next-sentence labels); the known-bad corpus builds its loss bugs from them.
 
-    labels = data.draw(head_labels(head, config, batch), label="labels")
     expected = numpy_loss(head, outputs, labels, config)
 """
 
@@ -15,9 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-from hypothesis import strategies as st
 
-from bert_conformance.clauses._shape_helpers import dims, num_labels
 from bert_conformance.spec import load_spec
 
 SPEC = load_spec()
@@ -26,15 +22,17 @@ IGNORE_INDEX: int = int(LABELS.clause("labels.ignore_index").ignore_index)
 MLM_SHIFT: int = int(LABELS.clause("labels.mlm.loss").shift)
 LM_SHIFT: int = int(LABELS.clause("labels.lm.shift").shift)
 TOKEN_SHIFT: int = int(LABELS.clause("labels.token.loss").shift)
+# Heads whose labels or loss follow conventions of their own.
 LM = "BertLMHeadModel"
 MC = "BertForMultipleChoice"
+MLM = "BertForMaskedLM"
 PT = "BertForPreTraining"
 QA = "BertForQuestionAnswering"
 SEQCLS = "BertForSequenceClassification"
 PROBLEM_TYPES = ("regression", "single_label_classification", "multi_label_classification")
 
 
-# --- which heads compute a loss, and from what -------------------------------------------------------------
+# --- which heads compute a loss, from what, in which dtype ----------------------------------------------------
 
 
 def label_arguments(head: str) -> tuple[str, ...]:
@@ -46,18 +44,43 @@ LOSS_HEADS: tuple[str, ...] = tuple(h for h in SPEC.heads.heads if label_argumen
 
 
 def loss_dtype(head: str, model_dtype: str) -> str:
-    """The dtype the head's loss is computed in: the model's, or float32 where labels.yaml says `upcast`."""
+    """The dtype the spec computes the head's loss in: the model's, or labels.yaml's ``upcast`` dtype (HF computes
+    the causal-LM loss from float32 logits whatever the model dtype)."""
     for clause in LABELS.losses:
         if clause.upcast and head in (clause.heads or ()):
             return clause.upcast
     return model_dtype
 
 
+def loss_dtypes(head: str, model_dtype: str) -> set[str]:
+    """The dtypes a port may return the head's loss in: the model's, the spec's (:func:`loss_dtype`), and float32
+    for a float16 / bfloat16 model (HF computes half-precision losses in float32)."""
+    return {model_dtype, loss_dtype(head, model_dtype), *(("float32",) if model_dtype in ("float16", "bfloat16") else ())}
+
+
+def num_labels(config: Mapping[str, Any]) -> int:
+    """num_labels as the config defines it: the key, else len(id2label), else the spec's default."""
+    if config.get("num_labels") is not None:
+        return int(config["num_labels"])
+    if config.get("id2label"):
+        return len(config["id2label"])
+    return int(SPEC.config.field("num_labels").default)
+
+
+def dims(head: str, inputs: Mapping[str, Any]) -> dict[str, int]:
+    """batch, seq, num_choices of an input dict (ids or embeddings)."""
+    ids = inputs.get("input_ids")
+    shape = ids.shape if ids is not None else inputs["inputs_embeds"].shape[:-1]
+    if head == MC:
+        return {"batch": shape[0], "num_choices": shape[1], "seq": shape[2]}
+    return {"batch": shape[0], "num_choices": 1, "seq": shape[1]}
+
+
 def classes(head: str, argument: str, config: Mapping[str, Any], batch: Mapping[str, Any]) -> int:
     """Number of valid class ids of a label argument (QA: number of positions)."""
     if argument == "next_sentence_label" or head == "BertForNextSentencePrediction":
         return 2
-    if head in (PT, LM, "BertForMaskedLM"):
+    if head in (PT, LM, MLM):
         return int(config["vocab_size"])
     if head == MC:
         return dims(head, batch)["num_choices"]
@@ -140,7 +163,7 @@ def numpy_loss(head: str, outputs: Mapping[str, Any], labels: Mapping[str, Any],
         )
     if head == LM:
         return shifted_cross_entropy(outputs["logits"], labels["labels"], LM_SHIFT)
-    if head == "BertForMaskedLM":
+    if head == MLM:
         return shifted_cross_entropy(outputs["logits"], labels["labels"], MLM_SHIFT)
     if head == "BertForTokenClassification":
         return shifted_cross_entropy(outputs["logits"], labels["labels"], TOKEN_SHIFT)
@@ -152,89 +175,3 @@ def numpy_loss(head: str, outputs: Mapping[str, Any], labels: Mapping[str, Any],
         problem_type = inferred_problem_type(config, labels["labels"])
         return sequence_classification_loss(outputs["logits"], labels["labels"], problem_type)
     return cross_entropy(outputs["logits"], labels["labels"])  # NSP, multiple choice
-
-
-# --- hypothesis draws -----------------------------------------------------------------------------------------
-
-
-def _seeded(build: Any) -> st.SearchStrategy[Any]:
-    """Arrays built from one drawn seed: cheap to draw, cheap to shrink."""
-    return st.integers(0, 2**32 - 1).map(lambda seed: build(np.random.default_rng(seed)))
-
-
-def class_ids(
-    shape: tuple[int, ...], count: int, *, ignore: float = 0.0, keep_one: bool = True
-) -> st.SearchStrategy[np.ndarray]:
-    """int64 ids in [0, count), each replaced by the ignore index with probability ``ignore``.
-
-    ``keep_one`` keeps the first entry a real id, so the mean is never over zero items.
-    """
-
-    def build(rng: np.random.Generator) -> np.ndarray:
-        ids = rng.integers(0, count, size=shape, dtype=np.int64)
-        ids[rng.random(shape) < ignore] = IGNORE_INDEX
-        if keep_one and ids.size:
-            ids.reshape(-1)[0] = rng.integers(0, count)
-        return ids
-
-    return _seeded(build)
-
-
-def ignore_fractions() -> st.SearchStrategy[float]:
-    return st.sampled_from((0.0, 0.3, 0.7))
-
-
-@st.composite
-def head_labels(
-    draw: st.DrawFn,
-    head: str,
-    config: Mapping[str, Any],
-    batch: Mapping[str, Any],
-    *,
-    ignore: float | None = None,
-    problem_type: str | None = None,
-) -> dict[str, np.ndarray]:
-    """Valid label arguments of ``head`` for ``batch`` (some -100 where the head ignores them)."""
-    d = dims(head, batch)
-    rows, seq = d["batch"], d["seq"]
-    if ignore is None:
-        ignore = draw(ignore_fractions(), label="ignored fraction")
-    if head in (PT, LM, "BertForMaskedLM", "BertForTokenClassification"):
-        count = classes(head, "labels", config, batch)
-        labels = draw(class_ids((rows, seq), count, ignore=ignore, keep_one=False), label="labels")
-        shift = LM_SHIFT if head == LM else 0
-        if seq > shift:  # one real target inside the loss, so the mean is not over zero items
-            labels[0, shift] = draw(st.integers(0, count - 1), label="one kept label")
-        out = {"labels": labels}
-        if head == PT:
-            out["next_sentence_label"] = draw(class_ids((rows,), 2, ignore=ignore), label="next_sentence_label")
-        return out
-    if head == QA:
-        return {
-            name: draw(class_ids((rows,), seq), label=name) for name in ("start_positions", "end_positions")
-        }
-    if head == SEQCLS:
-        return {"labels": draw(sequence_labels(config, rows, problem_type, ignore=ignore), label="labels")}
-    count = classes(head, "labels", config, batch)
-    return {"labels": draw(class_ids((rows,), count, ignore=ignore), label="labels")}
-
-
-def cast_floats(values: Mapping[str, np.ndarray], dtype: str) -> dict[str, np.ndarray]:
-    """Floating label arrays in the model's dtype (integer ones unchanged)."""
-    return {k: v.astype(dtype) if np.issubdtype(v.dtype, np.floating) else v for k, v in values.items()}
-
-
-def sequence_labels(
-    config: Mapping[str, Any], rows: int, problem_type: str | None, *, ignore: float = 0.0
-) -> st.SearchStrategy[np.ndarray]:
-    """Labels of BertForSequenceClassification for a problem type (default: the config's, else inferred)."""
-    n = num_labels(config)
-    problem_type = problem_type or config.get("problem_type") or (
-        "regression" if n == 1 else "single_label_classification"
-    )
-    if problem_type == "single_label_classification":
-        return class_ids((rows,), n, ignore=ignore)
-    if problem_type == "multi_label_classification":
-        return _seeded(lambda rng: rng.random((rows, n)).round(1).astype(np.float32))
-    shape = (rows,) if n == 1 else (rows, n)
-    return _seeded(lambda rng: rng.standard_normal(shape).astype(np.float32))
