@@ -68,7 +68,7 @@ def group(results: Mapping[str, Mapping[str, Any]], *, diagnosis: Mapping[str, A
             continue
         key, cause = signature(result.get("message", ""))
         if key != "numeric":
-            key = "area:" + components[test_id].split(".", 1)[0]
+            key = "area:" + str(result.get("clause") or test_id).split(".", 1)[0]
         finding = by_key.setdefault(key, Finding(cause))
         finding.tests.append(test_id)
         if key == "numeric":
@@ -83,7 +83,8 @@ def group(results: Mapping[str, Mapping[str, Any]], *, diagnosis: Mapping[str, A
         families = sorted(counts, key=lambda f: (-counts[f], ranking.index(f)))  # ties: the most suspicious
         finding.component = families[0]
         if key != "numeric":
-            finding.cause = _component_cause(finding, families[1:])
+            _use_tokenizer_diagnosis(finding, key, diagnosis)
+            finding.cause = _component_cause(finding, [f for f in families if f != finding.component])
             continue
         if finding.details:
             finding.cause += ": " + ", ".join(sorted(set(finding.details)))
@@ -91,7 +92,25 @@ def group(results: Mapping[str, Mapping[str, Any]], *, diagnosis: Mapping[str, A
         if diagnosis and diagnosis.get("finding"):
             finding.cause += f"; diagnosis: {diagnosis['finding']}"
             finding.component = diagnosis.get("component") or finding.component
-    return sorted(by_key.values(), key=lambda f: -len(f.tests))
+    return sorted(_merged_by_component(by_key.values()), key=lambda f: -len(f.tests))
+
+
+def _merged_by_component(found: Iterable[Finding]) -> list[Finding]:
+    """Findings localised to the same component are one cause: the numeric one (or the largest) keeps its
+    cause, worst error and repro, and lists the others' clauses and messages."""
+    by_component: dict[str | None, list[Finding]] = {}
+    for finding in sorted(found, key=lambda f: (f.worst is None, -len(f.tests))):
+        by_component.setdefault(finding.component, []).append(finding)
+    merged = []
+    for component, group_ in by_component.items():
+        first, *others = group_
+        if component is not None:
+            for other in others:
+                first.tests = sorted([*first.tests, *other.tests])
+                first.details.append(other.cause)
+            others = []
+        merged += [first, *others]
+    return merged
 
 
 # --- localisation from the clauses -------------------------------------------------------------------------
@@ -177,6 +196,14 @@ def _add_message(finding: Finding, result: Mapping[str, Any]) -> None:
     blanked = _NUMBER.sub("#", _QUOTED.sub("'…'", first))
     if blanked not in {_NUMBER.sub("#", _QUOTED.sub("'…'", d)) for d in finding.details}:
         finding.details.append(first[:300])
+
+
+def _use_tokenizer_diagnosis(finding: Finding, key: str, diagnosis: Mapping[str, Any] | None) -> None:
+    """The tokenizer finding takes the stage the tokenizer probes localised, when they localised one."""
+    probes = (diagnosis or {}).get("tokenizer") or {}
+    if key == "area:tokenizer" and probes.get("component"):
+        finding.component = probes["component"]
+        finding.details.insert(0, f"diagnosis: {probes['finding']}")
 
 
 def _component_cause(finding: Finding, others: list[str]) -> str:

@@ -185,6 +185,13 @@ class ReferenceOracle:
         return kwargs
 
 
+def reference_tokenizer(vocab_path: str) -> Any:
+    """The reference tokenizer with default options: the expected values of the diagnosis's tokenizer probes."""
+    from bert_reference.tokenizer import BertTokenizer
+
+    return BertTokenizer(vocab_path)
+
+
 def draw_weight(rng: np.random.Generator, name: str, shape: tuple[int, ...]) -> np.ndarray:
     """Random float32 values for one weight: O(1), so a misused bias, scale or LayerNorm shows."""
     if name.endswith("LayerNorm.weight"):

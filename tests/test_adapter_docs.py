@@ -178,3 +178,15 @@ def test_documented_install_commands_work(tmp_path):
     pip(install_wheel, "from-wheel")
     assert from_git.startswith('pip install "git+REPO@TAG"')
     pip(from_git, "from-git")
+
+
+def test_architecture_module_map_names_files_that_exist():
+    """docs/architecture.md's module map: every file and folder it names exists in the repository."""
+    root = Path(__file__).resolve().parents[1]
+    text = (root / "docs" / "architecture.md").read_text(encoding="utf-8")
+    block = text.split("## Key module map", 1)[1].split("```")[1]
+    names = set(re.findall(r"(?<![\w./`'(])([A-Za-z_]\w*(?:\.py|/))(?=[\s,]|$)", block))
+    on_disk = {p.name for p in root.rglob("*") if ".tox" not in p.parts and "build" not in p.parts}
+    missing = sorted(n for n in names if n.rstrip("/") not in on_disk)
+    assert not missing, f"docs/architecture.md names {missing}, which are not in the repository"
+    assert len(names) > 60

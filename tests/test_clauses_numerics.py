@@ -11,7 +11,7 @@ from known_bad_runs import run_module, statuses
 import bert_conformance.adapters.reference  # noqa: F401 - keep it in pytester's module snapshot
 import bert_conformance.clauses.test_numerics as module
 import bert_conformance.spec  # noqa: F401 - in the snapshot too: pytester drops modules an inner run imports
-from bert_conformance.clauses.pytest_helpers import NOT_TESTED, tested
+from bert_conformance.clauses.pytest_helpers import NOT_TESTED, parametrized_clauses
 from bert_conformance.spec import load_spec
 from bert_conformance.tolerance import DTYPES
 
@@ -21,7 +21,7 @@ pytest_plugins = ["pytester"]
 def test_one_clause_per_dtype_and_head():
     heads = load_spec().heads.heads
     per_head = {f"numerics.{dtype}.{head}" for dtype in DTYPES for head in heads}
-    assert tested(module) == per_head | {f"numerics.{dtype}.hidden_states" for dtype in DTYPES}
+    assert parametrized_clauses(module) == per_head | {f"numerics.{dtype}.hidden_states" for dtype in DTYPES}
     assert not [cid for cid in NOT_TESTED if cid.startswith("numerics.")]
 
 
@@ -30,7 +30,7 @@ def test_correct_ports_pass_every_clause(pytester, impl):
     result, data = run_module(pytester, "test_numerics", impl)
     assert result.ret == 0, result.stdout.str()[-3000:]
     found = statuses(data)
-    assert set(found) == tested(module)
-    claimed = {c for c in tested(module) if impl == "reference" or ".float64." not in c}
+    assert set(found) == parametrized_clauses(module)
+    claimed = {c for c in parametrized_clauses(module) if impl == "reference" or ".float64." not in c}
     assert {c for c, status in found.items() if status == "pass"} == claimed
     assert {status for c, status in found.items() if c not in claimed} <= {"not-claimed"}

@@ -7,6 +7,7 @@ By default (no marker):
 - every known-bad port written over transformers (``diagnosis/hf_ports.py``, 17, none a catalogue variant): none is
   ever named a catalogue variant, and the component is asserted per port for the 16 not marked ``hard``
   (>= 80 %; the hard one, RMSNorm in the attention block only, is explained in docs/diagnosis.md);
+- every tokenizer port of the corpus: the tokenizer probes name its labelled stage (port by port);
 - correct ports (reference, transformers, the reference without float64) get no finding; a sample of 7 of
   the 28 catalogue variants (one per family) is told apart from BERT and named; a core-only port is never
   asked for what it does not declare.
@@ -19,11 +20,13 @@ diagnoses with corpus matching (a port matches its own corpus entry, within the 
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 
-from bert_conformance.diagnosis import Diagnosis, diagnose
-from bert_conformance.diagnosis.known import CATALOGUED, COMPONENTS, out_of_scope_reason
+from bert_conformance.adapter import load_implementation
+from bert_conformance.diagnosis import Diagnosis, diagnose, diagnose_tokenizer
+from bert_conformance.diagnosis.known import CATALOGUED, COMPONENTS, SUITE_COMPONENTS, out_of_scope_reason
 from bert_conformance.diagnosis.variants import CATALOGUE
 from bert_conformance.known_bad import CORPUS
 
@@ -89,6 +92,37 @@ def test_corpus_port_is_localised_and_named(port_id):
         assert diagnosis.finding.startswith(f"unknown deviation localised to {COMPONENTS[port_id]}")
     else:
         assert diagnosis.finding.startswith(f"behaves like: {named} ")
+
+
+TOKENIZER_PORTS = sorted(pid for pid in SUITE_COMPONENTS if pid.startswith("tokenizer."))
+
+
+@pytest.mark.parametrize("port_id", TOKENIZER_PORTS)
+def test_tokenizer_port_is_localised_to_its_stage(port_id):
+    """The tokenizer probes name each tokenizer port's labelled stage (one per port, no other stage first)."""
+    found = diagnose_tokenizer(load_implementation(corpus_port(port_id)), deadline=time.monotonic() + 60)
+    assert found.component == SUITE_COMPONENTS[port_id], found.to_dict()
+    assert found.finding.startswith(f"tokenizer: first diverging stage {SUITE_COMPONENTS[port_id]} ")
+
+
+def test_the_reference_tokenizer_gets_no_tokenizer_finding():
+    found = diagnose_tokenizer(load_implementation("reference"), deadline=time.monotonic() + 60)
+    assert found.component is None and found.failing == [] and found.finding is None
+
+
+def test_a_tokenizer_finding_reaches_the_report_finding():
+    """The automatic diagnosis's tokenizer stage names the report's tokenizer finding (findings.group)."""
+    from bert_conformance.findings import group
+
+    fail = {"status": "fail", "message": "AssertionError: input_ids differ", "repro": ""}
+    results = {"tokenizer.case.greek_sigma-small": fail, "tokenizer.legacy.final_sigma": fail,
+               "tokenizer.case.special_in_text-small": fail}
+    found = diagnose_tokenizer(load_implementation(corpus_port("tokenizer.python_lower_case")),
+                               deadline=time.monotonic() + 60)
+    (finding,) = group(results, diagnosis={"finding": None, "tokenizer": found.to_dict()})
+    assert finding.component == "tokenizer.normalizer"
+    assert "diagnosis: tokenizer: first diverging stage tokenizer.normalizer (probe tokenizer.normalizer.final_sigma" \
+        in finding.details[0]
 
 
 def test_corpus_scope():

@@ -2,7 +2,7 @@
 
 - :func:`params` / :func:`head_params`: the tests of spec clauses, ``id=<clause id>`` (or ``<clause id>-<variant>``,
   ``<clause id>-<Head>``), each with its clause marker and the capabilities it needs;
-- :func:`tested`, :data:`NOT_TESTED`, :func:`coverage_gaps`: which spec clauses the clause modules test, and why
+- :func:`parametrized_clauses`, :data:`NOT_TESTED`, :func:`coverage_gaps`: which spec clauses the clause modules test, and why
   the others are not;
 - :func:`forward_raises` / :func:`load_raises`: calls that must fail;
 - :func:`compare_all` / :func:`assert_output_close` (the port vs the oracle), :func:`assert_same` (the port vs
@@ -114,7 +114,7 @@ def not_tested(reasons: Mapping[str, str]) -> None:
     NOT_TESTED.update(reasons)
 
 
-def tested(*modules: ModuleType) -> set[str]:
+def parametrized_clauses(*modules: ModuleType) -> set[str]:
     """The clause ids the tests of clause modules are parametrized with (their ``bert_clause`` markers)."""
     found: set[str] = set()
     for module in modules:
@@ -142,7 +142,7 @@ def coverage_gaps(document: str, *modules: ModuleType, covered: Mapping[str, str
     tests is parametrized with, no clause of another spec file refines, and neither ``covered`` (clause id -> the
     tests that check it, e.g. a property clause whose test must exist) nor NOT_TESTED lists; a listed clause that
     is tested or covered too, or listed without a reason; a tested or listed id that is not a clause of the file."""
-    ids, done, covered = document_clause_ids(document), tested(*modules), dict(covered or {})
+    ids, done, covered = document_clause_ids(document), parametrized_clauses(*modules), dict(covered or {})
     listed = {cid for cid in NOT_TESTED if cid.startswith(f"{document}.") or cid in ids}
     gaps = [f"{cid}: no test" for cid in sorted(ids - done - set(covered) - listed - set(refined_elsewhere(document)))]
     gaps += [f"{cid}: covered by {how}, which has no test" for cid, how in covered.items() if how in ids - done]

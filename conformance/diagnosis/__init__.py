@@ -27,6 +27,7 @@ from bert_conformance.diagnosis.localise import (
     run_battery,
 )
 from bert_conformance.diagnosis.match import Match, catalogue_candidates, corpus_candidates, matches
+from bert_conformance.diagnosis.tokenizer_probes import TokenizerDiagnosis, run_probes
 
 LOCALISE_SHARE = 0.6  # of the budget: the probes; the rest is for signature matching
 # No signature to match: a port that raises on every probe, or whose outputs change from call to call.
@@ -53,6 +54,7 @@ class Diagnosis:
     known: list[Match] = field(default_factory=list)  # corpus ports it behaves like
     complete: bool = True  # every probe and candidate was tried within the budget
     seconds: float = 0.0
+    tokenizer: TokenizerDiagnosis | None = None  # the tokenizer probes, for a port that claims a tokenizer
 
     @property
     def finding(self) -> str | None:
@@ -86,6 +88,7 @@ class Diagnosis:
             "message": self.message, "layer": self.layer, "failing": self.failing, "skipped": self.skipped,
             "variant": match(self.variant), "variants": [match(m) for m in self.variants],
             "known": [match(m) for m in self.known], "complete": self.complete, "seconds": round(self.seconds, 3),
+            "tokenizer": None if self.tokenizer is None else self.tokenizer.to_dict(),
         }
 
 
@@ -115,8 +118,26 @@ def diagnose(port: Port | str, *, budget_s: float = 60, corpus: bool = True) -> 
             diagnosis.known, corpus_done = matches(corpus_candidates(), results, dtype, deadline=deadline)
             done = done and corpus_done
         diagnosis.complete = diagnosis.complete and done
+    if "tokenizer" in port.capabilities.features:
+        diagnosis.tokenizer = diagnose_tokenizer(port, deadline=start + budget_s)
+        diagnosis.complete = diagnosis.complete and not diagnosis.tokenizer.skipped
     diagnosis.seconds = time.monotonic() - start
     return diagnosis
+
+
+def diagnose_tokenizer(port: Port, *, deadline: float) -> TokenizerDiagnosis:
+    """The tokenizer probes (:mod:`~bert_conformance.diagnosis.tokenizer_probes`) on the committed small
+    vocabulary; a port whose tokenizer cannot even load it is localised to ``tokenizer.vocab``."""
+    from bert_conformance.golden import default_dir
+    from bert_conformance.oracle import reference_tokenizer
+
+    vocab = default_dir() / "tokenizer" / "vocab.txt"
+    try:
+        return run_probes(lambda path: port.load_tokenizer(str(path)), lambda path: reference_tokenizer(str(path)),
+                          vocab, deadline=deadline)
+    except Exception as error:  # load_tokenizer failed on the plain vocabulary
+        return TokenizerDiagnosis("tokenizer.vocab", "load_tokenizer", "the small vocabulary loads",
+                                  f"raised {type(error).__name__}: {error}"[:300], failing=["load_tokenizer"])
 
 
 def _describe(diagnosis: Diagnosis, first: ProbeResult) -> None:
@@ -126,4 +147,4 @@ def _describe(diagnosis: Diagnosis, first: ProbeResult) -> None:
         diagnosis.layer = first_diverging_layer(first, diagnosis.dtype)
 
 
-__all__ = ["Diagnosis", "Match", "diagnose"]
+__all__ = ["Diagnosis", "Match", "TokenizerDiagnosis", "diagnose", "diagnose_tokenizer"]

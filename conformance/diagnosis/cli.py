@@ -57,8 +57,9 @@ def run_diagnose(args: argparse.Namespace) -> int:
 def render(data: dict) -> str:
     """The human-readable diagnosis: the finding, then the evidence."""
     lines = [f"diagnosis of {data['port']} ({data['dtype']}, {data['seconds']} s)"]
+    tokenizer = data.get("tokenizer") or {}
     if data["finding"] is None:
-        lines.append("no deviation found on any probe")
+        lines.append("no deviation found on any model probe" if tokenizer else "no deviation found on any probe")
     else:
         lines.append(data["finding"])
         lines.append(f"failing probes: {', '.join(data['failing'])}")
@@ -67,8 +68,13 @@ def render(data: dict) -> str:
             lines.append(f"also within tolerance of: {', '.join(others)}")
         if data["known"]:
             lines.append(f"known-bad ports it behaves like: {', '.join(m['name'] for m in data['known'])}")
-    if data["skipped"]:
-        lines.append(f"probes not run (not claimed or out of time): {', '.join(data['skipped'])}")
+    if tokenizer.get("finding"):
+        lines.append(tokenizer["finding"])
+        lines.append(f"failing tokenizer probes: {', '.join(tokenizer['failing'])}")
+    elif tokenizer:
+        lines.append("no deviation found on any tokenizer probe")
+    if data["skipped"] or tokenizer.get("skipped"):
+        lines.append(f"probes not run (not claimed or out of time): {', '.join([*data['skipped'], *tokenizer.get('skipped', [])])}")
     if not data["complete"]:
         lines.append("the time budget ran out: the diagnosis is incomplete")
     return "\n".join(lines)
