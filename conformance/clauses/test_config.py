@@ -13,17 +13,6 @@ Clause ids run here that this module does not write out, by test function (tools
     config.default.*                                     test_default
     config.derived.*                                     test_head_dim
     config.hidden_act.*                                  test_activation
-    config.behaviour.pad_token_id.padding_idx            test_padding_idx
-    config.behaviour.use_cache.decoder_only              test_use_cache_decoder_only
-    config.behaviour.is_decoder.causal                   test_is_decoder_causal
-    config.behaviour.add_cross_attention.layers          test_add_cross_attention
-    config.behaviour.tie_word_embeddings.decoder_bias    test_untied_decoder
-    config.behaviour.chunk_size_feed_forward.equivalent  test_chunking
-    config.behaviour.output_attentions.eager_only        test_output_attentions_eager
-    config.behaviour.num_labels.id2label                 test_num_labels
-    config.behaviour.position_embedding_type.removed     test_position_embedding_type_ignored
-    config.behaviour.strict_types                        test_strict_types
-    config.behaviour.hidden_size_check_at_model_init     test_hidden_size_checked_at_load
 """
 
 from __future__ import annotations
@@ -246,11 +235,11 @@ def test_activation(clause, bert_impl, oracle, capabilities):
 # --- behaviour ----------------------------------------------------------------------------------------------------
 
 
-def _behaviour(what: str, requires: Any = None) -> list[Any]:
-    return params([{"id": f"config.behaviour.{what}"}], requires=requires)
+def _behaviour(clause_id: str, requires: Any = None) -> list[Any]:
+    return params([{"id": clause_id}], requires=requires)
 
 
-@pytest.mark.parametrize("clause", _behaviour("pad_token_id.padding_idx", {"head": SEQCLS, "feature": ["loss", "gradients"]}))
+@pytest.mark.parametrize("clause", _behaviour("config.behaviour.pad_token_id.padding_idx", {"head": SEQCLS, "feature": ["loss", "gradients"]}))
 def test_padding_idx(clause, load_case, capabilities):
     """Row pad_token_id gets no gradient; the pad token is still attended (only attention_mask masks)."""
     case = load_case(SEQCLS, tiny_config(pad_token_id=5), dtype=check_dtype(capabilities))
@@ -261,7 +250,7 @@ def test_padding_idx(clause, load_case, capabilities):
     _check_padding_row(case.model, inputs, 5)
 
 
-@pytest.mark.parametrize("clause", _behaviour("use_cache.decoder_only", {"feature": ["decoder", "cache"]}))
+@pytest.mark.parametrize("clause", _behaviour("config.behaviour.use_cache.decoder_only", {"feature": ["decoder", "cache"]}))
 def test_use_cache_decoder_only(clause, load_case, capabilities):
     dtype = check_dtype(capabilities)
     for config, options, cached in (({}, {"use_cache": True}, False), (DECODER, {}, True),
@@ -271,7 +260,7 @@ def test_use_cache_decoder_only(clause, load_case, capabilities):
         assert got == cached, f"config {config}, options {options}: cache returned {got}, want {cached}"
 
 
-@pytest.mark.parametrize("clause", _behaviour("is_decoder.causal", {"feature": ["decoder"]}))
+@pytest.mark.parametrize("clause", _behaviour("config.behaviour.is_decoder.causal", {"feature": ["decoder"]}))
 def test_is_decoder_causal(clause, load_case, capabilities):
     """Changing the last token changes position 0 of an encoder, never of a decoder."""
     for decoder in (False, True):
@@ -286,7 +275,7 @@ def test_is_decoder_causal(clause, load_case, capabilities):
                     inputs=changed, dtype=case.dtype)
 
 
-@pytest.mark.parametrize("clause", _behaviour("add_cross_attention.layers", {"feature": ["decoder", "cross_attention"]}))
+@pytest.mark.parametrize("clause", _behaviour("config.behaviour.add_cross_attention.layers", {"feature": ["decoder", "cross_attention"]}))
 def test_add_cross_attention(clause, load_case, capabilities):
     """With it, encoder_hidden_states are attended (outputs = oracle's); without it, passing them is an error."""
     dtype = check_dtype(capabilities)
@@ -301,7 +290,7 @@ def test_add_cross_attention(clause, load_case, capabilities):
     forward_raises(plain, encoder)
 
 
-@pytest.mark.parametrize("clause", _behaviour("tie_word_embeddings.decoder_bias", {"head": MLM}))
+@pytest.mark.parametrize("clause", _behaviour("config.behaviour.tie_word_embeddings.decoder_bias", {"head": MLM}))
 def test_untied_decoder(clause, bert_impl, oracle, capabilities):
     """tie_word_embeddings false: logits use decoder.weight and decoder.bias; cls.predictions.bias is unused."""
     dtype = check_dtype(capabilities)
@@ -320,7 +309,7 @@ def test_untied_decoder(clause, bert_impl, oracle, capabilities):
             f"changing {key} by a vector: the logits should {'shift by it' if moves else 'not change'}")
 
 
-@pytest.mark.parametrize("clause", _behaviour("chunk_size_feed_forward.equivalent"))
+@pytest.mark.parametrize("clause", _behaviour("config.behaviour.chunk_size_feed_forward.equivalent"))
 def test_chunking(clause, bert_impl, oracle, capabilities):
     dtype = check_dtype(capabilities)
     weights = oracle.random_state_dict("BertModel", tiny_config(), seed=0)
@@ -331,7 +320,7 @@ def test_chunking(clause, bert_impl, oracle, capabilities):
         compare_all("BertModel", model.forward(inputs), expected, inputs=inputs, dtype=dtype)
 
 
-@pytest.mark.parametrize("clause", _behaviour("output_attentions.eager_only", {"attention": "eager"}))
+@pytest.mark.parametrize("clause", _behaviour("config.behaviour.output_attentions.eager_only", {"attention": "eager"}))
 def test_output_attentions_eager(clause, load_case, capabilities):
     """Eager attention returns the probabilities (the sdpa result is unspecified: heads.unspecified)."""
     case = load_case("BertModel", tiny_config(), dtype=check_dtype(capabilities), attention="eager")
@@ -341,7 +330,7 @@ def test_output_attentions_eager(clause, load_case, capabilities):
                 names=("attentions",))
 
 
-@pytest.mark.parametrize("clause", _behaviour("num_labels.id2label", {"head": SEQCLS}))
+@pytest.mark.parametrize("clause", _behaviour("config.behaviour.num_labels.id2label", {"head": SEQCLS}))
 def test_num_labels(clause, bert_impl, oracle, capabilities):
     """num_labels=3, or an id2label of 3 entries (string keys, as in config.json), gives 3 logits."""
     dtype = check_dtype(capabilities)
@@ -354,7 +343,7 @@ def test_num_labels(clause, bert_impl, oracle, capabilities):
                     dtype=dtype)
 
 
-@pytest.mark.parametrize("clause", _behaviour("position_embedding_type.removed"))
+@pytest.mark.parametrize("clause", _behaviour("config.behaviour.position_embedding_type.removed"))
 def test_position_embedding_type_ignored(clause, bert_impl, oracle, capabilities):
     dtype = check_dtype(capabilities)
     weights = oracle.random_state_dict("BertModel", tiny_config(), seed=0)
@@ -364,14 +353,14 @@ def test_position_embedding_type_ignored(clause, bert_impl, oracle, capabilities
                 inputs=inputs, dtype=dtype)
 
 
-@pytest.mark.parametrize("clause", _behaviour("strict_types"))
+@pytest.mark.parametrize("clause", _behaviour("config.behaviour.strict_types"))
 def test_strict_types(clause, bert_impl, capabilities):
     config = tiny_config(hidden_size="32")
     load_raises(bert_impl, "BertModel", config, spec_state_dict("BertModel", tiny_config(), seed=0),
                 check_dtype(capabilities))
 
 
-@pytest.mark.parametrize("clause", _behaviour("hidden_size_check_at_model_init"))
+@pytest.mark.parametrize("clause", _behaviour("config.behaviour.hidden_size_check_at_model_init"))
 def test_hidden_size_checked_at_load(clause, bert_impl, capabilities):
     config = tiny_config(hidden_size=30)
     load_raises(bert_impl, "BertModel", config, spec_state_dict("BertModel", config, seed=0),
