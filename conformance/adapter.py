@@ -33,17 +33,6 @@ from bert_conformance import surface
 from bert_conformance.report import NOT_CLAIMED
 from bert_conformance.tolerance import DTYPES, check_array
 
-HEADS = (
-    "BertModel",
-    "BertForPreTraining",
-    "BertLMHeadModel",
-    "BertForMaskedLM",
-    "BertForNextSentencePrediction",
-    "BertForSequenceClassification",
-    "BertForMultipleChoice",
-    "BertForTokenClassification",
-    "BertForQuestionAnswering",
-)
 DEVICES = ("cpu", "cuda")
 ATTENTION = ("eager", "sdpa")
 FEATURES = (
@@ -135,7 +124,7 @@ class Capabilities:
     # the accuracy tier the port declares (spec/tiers.yaml); None: exact (the strictest its dtypes reach)
     tier: str | None = None
     _VOCAB = {
-        "heads": HEADS,
+        "heads": (),  # the spec's (surface.heads()), read when a port is validated
         "dtypes": DTYPES,
         "devices": DEVICES,
         "attention": ATTENTION,
@@ -158,7 +147,7 @@ class Capabilities:
                     f"{source}: {key!r} must be a non-empty string, got {data.get(key)!r}"
                 )
             values[key] = data[key]
-        for key, vocabulary in cls._VOCAB.items():
+        for key, vocabulary in {**cls._VOCAB, "heads": surface.heads()}.items():
             values[key] = _names(data.get(key, []), key, vocabulary, source)
         if "float64" in values["dtypes"] or "float64" in values["features"]:  # one claim, two spellings
             values["dtypes"] = _names([*values["dtypes"], "float64"], "dtypes", DTYPES, source)

@@ -71,6 +71,14 @@ def declarations() -> dict[str, Declaration]:
 
 
 @functools.cache
+def heads() -> tuple[str, ...]:
+    """The nine heads, in the spec's order (heads.yaml): what a port may claim."""
+    from bert_conformance.spec import load_spec
+
+    return tuple(load_spec().heads.heads)
+
+
+@functools.cache
 def core() -> dict[str, tuple[str, ...]]:
     """The non-declarable core's heads, dtypes and devices (surface.core)."""
     from bert_conformance.spec import load_spec

@@ -88,7 +88,7 @@ def test_module_attribute_errors():
     with pytest.raises(ImplementationError, match="has no attribute 'missing'"):
         load_implementation("bert_conformance.adapter:missing")
     with pytest.raises(ImplementationError, match="has no capabilities\\(\\) method"):
-        load_implementation("bert_conformance.adapter:HEADS")
+        load_implementation("bert_conformance.adapter:DEVICES")
 
 
 def test_missing_optional_extra_is_a_clear_error(monkeypatch):
