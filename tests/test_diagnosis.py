@@ -1,7 +1,8 @@
 """Root-cause diagnosis (bert_conformance.diagnosis): localisation and signature matching, measured.
 
 By default (no marker):
-- every in-scope port of the known-bad corpus (71 of 142; the rest are out of scope, each with its reason):
+- every model-bug port of the known-bad corpus (73 of 146; the others are localised from the clauses, or out of
+  scope with a reason: diagnosis/known.py):
   the localised component equals its label in ``diagnosis/known.py``, and the named catalogue variant is the
   labelled one (or none for a bug outside the catalogue): 100 % asserted, port by port (target >= 95 %);
 - every known-bad port written over transformers (``diagnosis/hf_ports.py``, 17, none a catalogue variant): none is
