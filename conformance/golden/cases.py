@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from ..case import tiny_config
 from .files import CASE_ID_PATTERN
 from .weights import float32_grid
 
@@ -69,28 +70,9 @@ def build(case_id: str) -> CaseSpec:
 
 def config(**overrides: Any) -> dict[str, Any]:
     """A full BERT config (every BertConfig field written out), tiny by default."""
-    base = {
-        "vocab_size": 64,
-        "hidden_size": 16,
-        "num_hidden_layers": 1,
-        "num_attention_heads": 2,
-        "intermediate_size": 24,
-        "hidden_act": "gelu",
-        "hidden_dropout_prob": 0.1,
-        "attention_probs_dropout_prob": 0.1,
-        "max_position_embeddings": 16,
-        "type_vocab_size": 2,
-        "initializer_range": 0.02,
-        "layer_norm_eps": 1e-12,
-        "pad_token_id": 0,
-        "use_cache": True,
-        "classifier_dropout": None,
-        "is_decoder": False,
-        "add_cross_attention": False,
-        "bos_token_id": None,
-        "eos_token_id": None,
-        "tie_word_embeddings": True,
-    }
+    # the clause suite's tiny config (every BertConfig field), smaller still: fixtures stay a few KB
+    base = tiny_config(vocab_size=64, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                       intermediate_size=24, max_position_embeddings=16)
     unknown = set(overrides) - set(base) - {"num_labels", "problem_type"}
     if unknown:
         raise ValueError(f"unknown config fields {sorted(unknown)}")
