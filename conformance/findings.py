@@ -61,6 +61,7 @@ def group(results: Mapping[str, Mapping[str, Any]], *, diagnosis: Mapping[str, A
     (docs/diagnosis.md) names the numeric finding's cause: where the port first diverges, what it behaves like."""
     ranking = suspicious_families(results)
     components = localise(results, ranking)
+    areas = _areas_by_cause(results)
     by_key: dict[str, Finding] = {}
     sizes: dict[str, int] = {}
     for test_id, result in sorted(results.items()):
@@ -68,7 +69,7 @@ def group(results: Mapping[str, Mapping[str, Any]], *, diagnosis: Mapping[str, A
             continue
         key, cause = signature(result.get("message", ""))
         if key != "numeric":
-            key = "area:" + str(result.get("clause") or test_id).split(".", 1)[0]
+            key = "area:" + "+".join(areas[test_id])
         finding = by_key.setdefault(key, Finding(cause))
         finding.tests.append(test_id)
         if key == "numeric":
@@ -83,7 +84,7 @@ def group(results: Mapping[str, Mapping[str, Any]], *, diagnosis: Mapping[str, A
         families = sorted(counts, key=lambda f: (-counts[f], ranking.index(f)))  # ties: the most suspicious
         finding.component = families[0]
         if key != "numeric":
-            _use_tokenizer_diagnosis(finding, key, diagnosis)
+            _use_diagnosis(finding, key, diagnosis)
             finding.cause = _component_cause(finding, [f for f in families if f != finding.component])
             continue
         if finding.details:
@@ -93,6 +94,32 @@ def group(results: Mapping[str, Mapping[str, Any]], *, diagnosis: Mapping[str, A
             finding.cause += f"; diagnosis: {diagnosis['finding']}"
             finding.component = diagnosis.get("component") or finding.component
     return sorted(_merged_by_component(by_key.values()), key=lambda f: -len(f.tests))
+
+
+def _areas_by_cause(results: Mapping[str, Mapping[str, Any]]) -> dict[str, tuple[str, ...]]:
+    """Each non-numeric failing test's areas: its own, joined with every area where a clause fails with the
+    same message (numbers and quoted values blanked): one exception raised through golden, numerics and
+    labels clauses alike is one cause, not three."""
+    parent: dict[str, str] = {}
+
+    def root(node: str) -> str:
+        while parent.setdefault(node, node) != node:
+            node = parent[node]
+        return node
+
+    failing = {test_id: result for test_id, result in results.items()
+               if result["status"] == "fail" and signature(result.get("message", ""))[0] != "numeric"}
+    for test_id, result in failing.items():
+        parent[root("message:" + signature(result.get("message", ""))[0])] = root("area:" + _area(test_id, result))
+    members: dict[str, set[str]] = {}
+    for test_id, result in failing.items():
+        members.setdefault(root("area:" + _area(test_id, result)), set()).add(_area(test_id, result))
+    return {test_id: tuple(sorted(members[root("area:" + _area(test_id, result))]))
+            for test_id, result in failing.items()}
+
+
+def _area(test_id: str, result: Mapping[str, Any]) -> str:
+    return str(result.get("clause") or test_id).split(".", 1)[0]
 
 
 def _merged_by_component(found: Iterable[Finding]) -> list[Finding]:
@@ -127,6 +154,10 @@ FAMILY_COMPONENTS = {
     "heads.common.bidirectional": "attention.causal_mask",
     "heads.common.pooler_first_token": "pooler",
     "heads.common.hidden_states": "outputs.hidden_states",
+    "heads.outputs.hidden_states": "outputs.hidden_states",  # heads.<Head>.outputs.hidden_states
+    "heads.kwargs.output_hidden_states": "outputs.hidden_states",
+    "heads.outputs.attentions": "outputs.attentions",
+    "heads.kwargs.output_attentions": "outputs.attentions",
     "heads.common.attentions": "outputs.attentions",
     "heads.common.eval_deterministic": "model.eval_mode",
     "properties.attention_mask": "attention.mask",
@@ -139,7 +170,13 @@ FAMILY_COMPONENTS = {
     "decoder.not_decoder_is_bidirectional": "attention.causal_mask",
     "properties.eval": "model.eval_mode",
     "properties.weight_tying": "heads.mlm.decoder",
+    "core.inputs_unchanged": "contract.inputs",
 }
+
+
+# Optional output groups a golden or numerics clause compares on their own (spec/golden.yaml ``outputs:``,
+# numerics.float64.hidden_states): such a clause tests that output, like heads.common.hidden_states.
+OUTPUT_GROUPS = ("hidden_states", "attentions")
 
 
 def suspicious_families(results: Mapping[str, Mapping[str, Any]]) -> list[str]:
@@ -175,6 +212,8 @@ def family(clause_id: str) -> str:
     ``heads.outputs``; ``properties.position_ids`` -> ``embeddings.position`` (:data:`FAMILY_COMPONENTS`)."""
     parts = [part for part in clause_id.split("-", 1)[0].split(".") if not part.startswith("Bert")]
     section = ".".join(parts[:2])
+    if parts[0] in ("golden", "numerics") and parts[-1] in OUTPUT_GROUPS:  # golden.<case>.hidden_states ...
+        return f"outputs.{parts[-1]}"
     return FAMILY_COMPONENTS.get(".".join(parts[:3])) or FAMILY_COMPONENTS.get(section, section)
 
 
@@ -198,12 +237,39 @@ def _add_message(finding: Finding, result: Mapping[str, Any]) -> None:
         finding.details.append(first[:300])
 
 
-def _use_tokenizer_diagnosis(finding: Finding, key: str, diagnosis: Mapping[str, Any] | None) -> None:
-    """The tokenizer finding takes the stage the tokenizer probes localised, when they localised one."""
-    probes = (diagnosis or {}).get("tokenizer") or {}
-    if key == "area:tokenizer" and probes.get("component"):
+def _use_diagnosis(finding: Finding, key: str, diagnosis: Mapping[str, Any] | None) -> None:
+    """A finding the probes localised takes their component (and the diagnosis joins its details):
+    - the tokenizer finding, the stage the tokenizer probes name;
+    - a finding whose failure the model probes reproduced: the exception the first failing probe raised is
+      one of its messages (the probes isolate the component that raises it), unless the finding is about
+      loading (``config``, ``parameters``): every probe loads one base config and a HF-layout state dict,
+      so a port that raises on those raises on the probes too, and the loading clauses say more precisely
+      which config key or checkpoint name it trips on;
+    - the accuracy-tier finding (its criteria are numbers over the whole model, like a numeric finding's),
+      and a label-convention finding when the probes localised a loss (``labels.*`` clauses are how each
+      head's loss is computed): the model probes' first diverging component."""
+    diagnosis = diagnosis or {}
+    areas = set(key.removeprefix("area:").split("+"))
+    probes: Mapping[str, Any] = {}
+    if areas == {"tokenizer"}:
+        probes = diagnosis.get("tokenizer") or {}
+    elif diagnosis.get("component") and (
+            (_reproduced(finding, str(diagnosis.get("message") or "")) and not areas & {"config", "parameters"})
+            or areas == {"tiers"} or (areas == {"labels"} and diagnosis["component"].startswith("loss."))):
+        probes = diagnosis
+    if probes.get("component"):
         finding.component = probes["component"]
         finding.details.insert(0, f"diagnosis: {probes['finding']}")
+
+
+def _reproduced(finding: Finding, message: str) -> bool:
+    """Whether the exception a probe raised (``message``) is one of the finding's messages, numbers and
+    quoted values blanked (either may be cut short, or wrapped as "AssertionError: <it>")."""
+    probe = _NUMBER.sub("#", _QUOTED.sub("'…'", message.strip()))[:120]
+    if len(probe) < 12:
+        return False
+    return any(probe in blanked or (len(blanked) >= 12 and blanked[:120] in probe)
+               for blanked in (_NUMBER.sub("#", _QUOTED.sub("'…'", d)) for d in finding.details))
 
 
 def _component_cause(finding: Finding, others: list[str]) -> str:

@@ -7,12 +7,16 @@
   setup otherwise), then run with ``--bert-impl bert_conformance.known_bad:<id>`` on only the test ids it names
   (``-k``), and the ``--bert-report`` JSON must say ``fail`` for every one of its ``kills`` and ``pass`` for
   every one of its ``hides_in`` (where the bug hides: float32 noise, or a known gap in the suite).
+- Each port's report, with the diagnosis a port author's failing run adds (tests/conftest.py switches the
+  automatic one off; here it runs once per port), reads as one finding at the port's labelled component
+  (diagnosis/known.py; the documented misses, known.MISSES, are strict).
 - docs/traceability.md is what tools/traceability.py generates from the corpus.
 
 One test per port, so ``pytest -n 2 tests/test_known_bad.py`` spreads them. Runs are in-process (pytester) with
 the ``ci`` hypothesis profile, which does not shrink: a failing clause stops at its first falsifying example.
-Set ``BERT_KNOWN_BAD_RESULTS=DIR`` to keep each port's observed statuses as ``DIR/<id>.json``
-(``python tools/traceability.py --results DIR`` then reports them).
+Set ``BERT_KNOWN_BAD_RESULTS=DIR`` to keep each port's observed statuses and findings as ``DIR/<id>.json``
+(``python tools/traceability.py --results DIR`` and ``python -m bert_conformance.diagnosis.measure --findings
+DIR`` then report them).
 """
 
 from __future__ import annotations
@@ -34,7 +38,9 @@ import bert_conformance.clauses.tokenizer_helpers  # noqa: F401
 import bert_conformance.golden  # noqa: F401
 import bert_conformance.spec  # noqa: F401
 from bert_conformance import profiles
-from bert_conformance.diagnosis.known import SUITE_COMPONENTS, SUITE_MISSES
+from bert_conformance import findings as findings_
+from bert_conformance.diagnosis import diagnose
+from bert_conformance.diagnosis.known import MISSES, expected_component
 from bert_conformance.known_bad import CORPUS, KnownBadError, verify
 from bert_conformance.known_bad._base import KnownBad, set_attribute
 from bert_conformance.known_bad.attention import attention_layers
@@ -142,7 +148,9 @@ def test_known_bad_port_is_killed(verified, pytester):
         *port.run_args,
     )
     found = {test_id: data["clauses"].get(test_id, {}).get("status", "not run") for test_id in named}
-    _keep(port.id, found, time.perf_counter() - started, data["findings"])
+    diagnosis = diagnose(f"bert_conformance.known_bad:{port.id}", corpus=False).to_dict()
+    findings = [f.to_dict() for f in findings_.group(data["clauses"], diagnosis=diagnosis)]
+    _keep(port.id, found, time.perf_counter() - started, findings)
     survived = {t: found[t] for t in port.kills if found[t] != "fail"}
     assert not survived, f"{port.id} ({port.description}) survives {survived}; killed by: " + (
         ", ".join(t for t in port.kills if found[t] == "fail") or "nothing")
@@ -151,19 +159,16 @@ def test_known_bad_port_is_killed(verified, pytester):
         f"{port.id} is expected to pass {list(port.hides_in)} but got {noticed}: "
         + ("the gap is closed, move these to kills and drop `gap`" if port.gap else "update hides_in")
     )
-    _check_localised(port.id, data["findings"])
+    _check_localised(port.id, findings)
 
 
 def _check_localised(port_id: str, findings: list[dict]) -> None:
-    """Issue 13: a bug no forward probe can see reads as one finding at its labelled component (the probes'
-    ports are checked in tests/test_diagnosis.py); the documented misses are strict."""
-    expected = SUITE_COMPONENTS.get(port_id)
-    if expected is None:
-        return
+    """Issue 13: one finding per bug, at the port's labelled component; the documented misses are strict."""
+    expected = expected_component(port_id)
     got = [(f["component"], f["count"]) for f in findings]
     right = len(got) == 1 and got[0][0] == expected
-    if port_id in SUITE_MISSES:
-        assert not right, f"{port_id} is now one finding at {expected}: drop it from known.SUITE_MISSES"
+    if port_id in MISSES:
+        assert not right, f"{port_id} is now one finding at {expected}: drop it from known.MISSES"
     else:
         assert right, f"{port_id}: expected one finding at {expected}, got {got} (findings, component: count)"
 
@@ -173,7 +178,7 @@ def _keep(port_id: str, found: dict[str, str], seconds: float, findings: list[di
     folder = os.environ.get("BERT_KNOWN_BAD_RESULTS")
     if folder:
         Path(folder).mkdir(parents=True, exist_ok=True)
-        kept = [{"component": f["component"], "count": f["count"], "tests": f["tests"]} for f in findings]
+        kept = [{key: f[key] for key in ("component", "count", "tests", "cause", "details")} for f in findings]
         text = json.dumps({"id": port_id, "statuses": found, "seconds": round(seconds, 2), "findings": kept},
                           indent=1)
         tmp = Path(folder) / f".{port_id}.json.tmp"

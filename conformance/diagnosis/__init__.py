@@ -23,7 +23,8 @@ from bert_conformance.diagnosis.localise import (
     ProbeResult,
     first_diverging_layer,
     localise,
-    port_dtype,
+    Standard,
+    port_standard,
     run_battery,
 )
 from bert_conformance.diagnosis.match import Match, catalogue_candidates, corpus_candidates, matches
@@ -31,7 +32,7 @@ from bert_conformance.diagnosis.tokenizer_probes import TokenizerDiagnosis, run_
 
 LOCALISE_SHARE = 0.6  # of the budget: the probes; the rest is for signature matching
 # No signature to match: a port that raises on every probe, or whose outputs change from call to call.
-UNMATCHABLE = ("contract", "model.eval_mode")
+UNMATCHABLE = ("contract", "contract.inputs", "contract.outputs", "model.eval_mode")
 
 
 @dataclass
@@ -55,6 +56,12 @@ class Diagnosis:
     complete: bool = True  # every probe and candidate was tried within the budget
     seconds: float = 0.0
     tokenizer: TokenizerDiagnosis | None = None  # the tokenizer probes, for a port that claims a tokenizer
+    tier: str | None = None  # a non-elementwise accuracy tier: probes held to its similarity criteria
+
+    @property
+    def standard(self) -> str:
+        """What the error ratios are multiples of."""
+        return f"the {self.tier} tier's token cosine criteria" if self.tier else f"the {self.dtype} tolerance"
 
     @property
     def finding(self) -> str | None:
@@ -65,13 +72,15 @@ class Diagnosis:
         where = f"first diverging component: {self.component} (probe {self.probe}: {self.what}{at}; {self._error()})"
         if self.variant is not None:
             return f"behaves like: {self.variant.name} ({self.variant.description}), to within " \
-                   f"{self.variant.error:.2g} x the {self.dtype} tolerance; {where}"
+                   f"{self.variant.error:.2g} x {self.standard}; {where}"
         return f"unknown deviation localised to {self.component}; {where}"
 
     def _error(self) -> str:
+        if self.message and self.component and self.component.startswith("contract."):
+            return self.message  # what the contract probe saw (localise.contract_probe)
         if self.message:
             return f"raised {self.message}"
-        return f"max abs error {self.max_abs:.3g}, {self.worst:.3g} x the {self.dtype} tolerance"
+        return f"max abs error {self.max_abs:.3g}, {self.worst:.3g} x {self.standard}"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (infinite errors as strings)."""
@@ -83,7 +92,7 @@ class Diagnosis:
                                            "component": m.component, "error": number(m.error)}
 
         return {
-            "port": self.port, "dtype": self.dtype, "component": self.component, "finding": self.finding,
+            "port": self.port, "dtype": self.dtype, "tier": self.tier, "component": self.component, "finding": self.finding,
             "probe": self.probe, "what": self.what, "worst": number(self.worst), "max_abs": number(self.max_abs),
             "message": self.message, "layer": self.layer, "failing": self.failing, "skipped": self.skipped,
             "variant": match(self.variant), "variants": [match(m) for m in self.variants],
@@ -102,20 +111,22 @@ def diagnose(port: Port | str, *, budget_s: float = 60, corpus: bool = True) -> 
         return Diagnosis(port.name, "float32", "contract", probe="capabilities", what="capabilities() is valid",
                          worst=float("inf"), max_abs=float("inf"), message=port.capabilities_error,
                          seconds=time.monotonic() - start)
-    dtype = port_dtype(port)
-    results = run_battery(port, dtype, deadline=start + LOCALISE_SHARE * budget_s)
-    component, first = localise(results, dtype)
-    diagnosis = Diagnosis(port.name, dtype, component, skipped=[r.probe.name for r in results if r.status == SKIPPED],
+    standard = port_standard(port)
+    results = run_battery(port, standard, deadline=start + LOCALISE_SHARE * budget_s)
+    component, first = localise(results, standard.dtype)
+    diagnosis = Diagnosis(port.name, standard.dtype, component,
+                          skipped=[r.probe.name for r in results if r.status == SKIPPED],
                           failing=[r.probe.name for r in results if r.failed],
-                          complete=not any(r.message == "time budget spent" for r in results))
+                          complete=not any(r.message == "time budget spent" for r in results),
+                          tier=standard.similarity.tier if standard.similarity else None)
     if first is not None:
-        _describe(diagnosis, first)
+        _describe(diagnosis, first, standard)
     if first is not None and component not in UNMATCHABLE:
         deadline = start + budget_s
-        diagnosis.variants, done = matches(catalogue_candidates(), results, dtype, deadline=deadline)
+        diagnosis.variants, done = matches(catalogue_candidates(), results, standard, deadline=deadline)
         diagnosis.variant = diagnosis.variants[0] if diagnosis.variants else None
         if corpus:
-            diagnosis.known, corpus_done = matches(corpus_candidates(), results, dtype, deadline=deadline)
+            diagnosis.known, corpus_done = matches(corpus_candidates(), results, standard, deadline=deadline)
             done = done and corpus_done
         diagnosis.complete = diagnosis.complete and done
     if "tokenizer" in port.capabilities.features:
@@ -140,11 +151,11 @@ def diagnose_tokenizer(port: Port, *, deadline: float) -> TokenizerDiagnosis:
                                   f"raised {type(error).__name__}: {error}"[:300], failing=["load_tokenizer"])
 
 
-def _describe(diagnosis: Diagnosis, first: ProbeResult) -> None:
+def _describe(diagnosis: Diagnosis, first: ProbeResult, standard: Standard) -> None:
     diagnosis.probe, diagnosis.what = first.probe.name, first.probe.what
     diagnosis.worst, diagnosis.max_abs, diagnosis.message = first.worst, first.max_abs, first.message
     if "hidden_states" in first.probe.compare and first.outputs is not None and first.probe.kind == "outputs":
-        diagnosis.layer = first_diverging_layer(first, diagnosis.dtype)
+        diagnosis.layer = first_diverging_layer(first, standard)
 
 
 __all__ = ["Diagnosis", "Match", "TokenizerDiagnosis", "diagnose", "diagnose_tokenizer"]

@@ -197,7 +197,6 @@ class AttentionResidualDropped(HFKnownBadPort):
 class AttentionRmsNorm(HFKnownBadPort):
     description = "the attention block normalises with RMSNorm (no mean subtraction) instead of LayerNorm"
     component = "attention.layer_norm"
-    hard = True
 
     def patch(self, module: Any, head: str) -> None:
         for output in _of(module, "BertSelfOutput"):

@@ -2,10 +2,11 @@
 
 Labels are read from each port's one-line description (``bert_conformance.known_bad``), written down here once,
 independently of what the engine finds: the tests compare the engine with them. :data:`COMPONENTS`: bugs the
-forward probes localise (tests/test_diagnosis.py). :data:`SUITE_COMPONENTS`: bugs no forward probe can see (the
-tokenizer, the data helpers, config handling, checkpoint keys, errors that should be raised, gradients, the
-key/value cache, float16), localised by the report's findings from the failing clauses
-(tests/test_known_bad.py). :data:`OUT_OF_SCOPE`: no single component, with the reason.
+forward probes localise (tests/test_diagnosis.py), contract and quantized ports included. :data:`SUITE_COMPONENTS`:
+bugs no forward probe can see (the tokenizer, the data helpers, config handling, checkpoint keys, errors that
+should be raised, gradients, float16), localised by the tokenizer probes or the report's findings from the
+failing clauses. Every corpus port has one label (tests/test_diagnosis.py checks it); tests/test_known_bad.py
+checks each port's report findings, automatic diagnosis included, against it.
 """
 
 from __future__ import annotations
@@ -83,16 +84,27 @@ COMPONENTS: dict[str, str] = {
     "surface.core_only_gelu_tanh": "ffn.activation",
     "surface.declared_position_ids_raise": "embeddings.position",
     "surface.declared_hidden_states_missing": "outputs.hidden_states",
-    "hostile.mask_ones_in_place": "attention.mask",
+    # the hostile ports' bug is what they do to the contract; the wrong numbers follow from it
+    "hostile.mask_ones_in_place": "contract.inputs",  # writes ones into the mask it is handed
+    "hostile.zeroes_state_dict": "contract.inputs",  # zeroes the state dict it is handed
+    "hostile.lying_arrays": "contract.outputs",  # returns ndarray subclasses
+    # the key/value cache, run in cached pieces
+    "cache.concat_wrong_axis": "decoder.cache",
+    "cache.concat_new_first": "decoder.cache",
+    "decoder.cache_positions_from_zero": "decoder.cache",
+    "decoder.cache_ignores_past_mask": "decoder.cache",
+    # quantized (int8 tier) ports, probed at their tier's similarity criteria
+    "tiers.drops_attention_mask": "attention.mask",
+    "tiers.loses_token_types": "embeddings.token_type",
+    "tiers.coarse_embedding_norm": "embeddings.layer_norm",
+    "tiers.saturating_scale": "attention.projections",  # every Linear's input; the first is the attention's
 }
 
 # Corpus ports whose bug no forward probe can show (tokenizer, data helpers, config handling, checkpoint keys,
-# errors that should be raised, gradients, the cache, float16): labelled with the spec family (or pipeline
+# errors that should be raised, gradients, float16): labelled with the spec family (or pipeline
 # component) their bug is in, from the port's description. The report's findings localise them from the
 # failing clauses (bert_conformance.findings.localise); tests/test_known_bad.py compares the two per port.
 SUITE_COMPONENTS: dict[str, str] = {
-    "cache.concat_wrong_axis": "decoder.cache",
-    "cache.concat_new_first": "decoder.cache",
     "dtype.fp16_mask_overflow": "attention.mask",
     "config.eps_default_torch": "config.default",
     "config.vocab_default30000": "config.default",
@@ -128,8 +140,6 @@ SUITE_COMPONENTS: dict[str, str] = {
     "labels.labels_out_of_range_clipped": "labels.target_dtype",
     "labels.multiple_choice_labels_flattened": "labels.mc",
     "labels.cache_with_labels": "labels.lm",
-    "decoder.cache_positions_from_zero": "decoder.cache",
-    "decoder.cache_ignores_past_mask": "decoder.cache",
     "decoder.cross_keys_recomputed": "decoder.cross_attention",
     "decoder.logits_to_keep_first": "decoder.logits_to_keep",
     "decoder.encoder_returns_cache": "decoder.cache",
@@ -149,6 +159,9 @@ SUITE_COMPONENTS: dict[str, str] = {
     "tokenizer.decode_drops_invalid_ids": "tokenizer.decode",
     "tokenizer.pads_ragged_tensors": "tokenizer.padding",
     "tokenizer.lenient_vocab": "tokenizer.vocab",
+    # transformers' BertTokenizerLegacy: a dozen documented differences; the first in pipeline order is how it
+    # loads the vocabulary (a repeated token accepted)
+    "tokenizer.legacy": "tokenizer.vocab",
     "data.mask_twenty_percent": "labels.data",
     "data.always_mask": "labels.data",
     "data.masks_special_tokens": "labels.data",
@@ -159,47 +172,25 @@ SUITE_COMPONENTS: dict[str, str] = {
     "device.fused_kernel_drops_padding": "attention.mask",
 }
 
-# Ports of SUITE_COMPONENTS whose findings, on the clauses they name (tests/test_known_bad.py), are not one
-# finding at their labelled component, and why. The test is strict: a port localised right must leave the list.
-SUITE_MISSES: dict[str, str] = {
-    "cache.concat_wrong_axis": "two findings: the cache clauses (decoder.cache) and the golden cache-steps case, "
-                               "a numeric deviation the forward probes cannot localise (they make no cached call)",
+# Corpus ports whose report, on the clauses they name with the automatic diagnosis (tests/test_known_bad.py),
+# is not one finding at their labelled component, and why. The test is strict: a port localised right must
+# leave the list.
+MISSES: dict[str, str] = {
     "config.no_head_divisibility_check": "on its two named clauses alone config.constraint and config.behaviour "
                                          "tie (one failure each); the passing clauses of a whole-module run "
                                          "break the tie",
     "parameters.lenient_load": "the key-set clauses that fail are in two families, more of them in "
                                "parameters.group than in parameters.<Head>.keys",
-    "tokenizer.python_lower_case": "str.lower() shows in the legacy-difference clause and in cases listed under "
-                                   "other stages more than in the normalizer's own cases",
-}
-
-# Neither the probes nor the clauses can name one component: every output is wrong by design or by malice.
-OUT_OF_SCOPE: dict[str, str] = {
-    "hostile.zeroes_state_dict": "a hostile port (zeroes its weights): every output is wrong, no component",
-    "hostile.lying_arrays": "a hostile port (an ndarray subclass): the boundary check's business",
-    "tokenizer.legacy": "transformers.BertTokenizerLegacy: a different implementation with a dozen documented "
-                        "differences at once (vocabulary loading, NFC, Unicode version, CJK extension E, decoding), "
-                        "not one bug; every tokenizer probe differs",
-    "tiers.drops_attention_mask": "a quantized (int8 tier) port: its outputs differ from BERT's everywhere by "
-                                  "design; its tier criteria fail, not a component",
-    "tiers.coarse_embedding_norm": "a quantized (int8 tier) port (as above)",
-    "tiers.saturating_scale": "a quantized (int8 tier) port (as above)",
-    "tiers.loses_token_types": "a quantized (int8 tier) port (as above)",
+    "decoder.lm_head_always_causal": "the probes name heads.causal_lm (BertLMHeadModel without is_decoder), "
+                                     "the one failing clause, decoder.not_decoder_is_bidirectional, tests the "
+                                     "causal mask (attention.causal_mask): one finding, the clause's component",
 }
 
 
 def expected_component(port_id: str) -> str | None:
-    """The labelled component of a corpus port, or None when it is out of scope."""
-    return COMPONENTS.get(port_id)
+    """The labelled component of a corpus port (None: not labelled)."""
+    return COMPONENTS.get(port_id) or SUITE_COMPONENTS.get(port_id)
 
-
-def out_of_scope_reason(port_id: str) -> str | None:
-    """Why the probes do not diagnose a corpus port (None for a port in their scope)."""
-    if port_id in COMPONENTS:
-        return None
-    if port_id in SUITE_COMPONENTS:
-        return "no forward probe shows this bug: the report's findings localise it from the failing clauses"
-    return OUT_OF_SCOPE.get(port_id, "not labelled")
 
 # Corpus ports whose bug is a catalogue variant (bert_conformance.diagnosis.variants): the variant a
 # diagnosis must name. On the probes (row 0 never padded), "mask skipped when the first row is full" is
@@ -232,4 +223,6 @@ CATALOGUED: dict[str, str] = {
     "layer.ffn_residual_dropped": "ffn_residual_missing",
     "head_layers.pooler_no_tanh": "pooler_no_tanh",
     "head_layers.pooler_mean_of_tokens": "pooler_mean",
+    "tiers.drops_attention_mask": "mask_ignored",
+    "tiers.loses_token_types": "token_type_always_zero",
 }

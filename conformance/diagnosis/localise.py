@@ -45,6 +45,65 @@ def port_dtype(port: Port) -> str:
     return "float64" if "float64" in port.capabilities.dtypes else "float32"
 
 
+@dataclass(frozen=True)
+class Similarity:
+    """How a port of a non-elementwise accuracy tier (spec/tiers.yaml: float16, bfloat16, int8 ...) is held on
+    a probe: by its tier's own token criteria, ``tiers.<tier>.token_cosine_min`` and ``_mean``, over the
+    probe's output vectors (each token's, each row of logits), not by an elementwise tolerance its rounding
+    cannot meet. The ratio is the larger of the two shortfalls from 1 over the one allowed (> 1 fails)."""
+
+    tier: str
+    cosine_min: float
+    cosine_mean: float
+
+    def ratio(self, a: np.ndarray, e: np.ndarray) -> float:
+        cosines = _cosines(a, e)
+        if cosines.size == 0:
+            return 0.0
+        return max((1 - cosines.min()) / (1 - self.cosine_min), (1 - cosines.mean()) / (1 - self.cosine_mean))
+
+
+@dataclass(frozen=True)
+class Standard:
+    """What a port's probe outputs are held to: the spec's elementwise tolerance for the dtype it runs in, or
+    its tier's similarity criteria (``similarity``) when its accuracy tier is not elementwise."""
+
+    dtype: str
+    similarity: Similarity | None = None
+
+    @property
+    def label(self) -> str:
+        """How an error ratio reads: "x the float32 tolerance", "x the int8 tier's token cosine criteria"."""
+        if self.similarity is not None:
+            return f"the {self.similarity.tier} tier's token cosine criteria"
+        return f"the {self.dtype} tolerance"
+
+
+def port_standard(port: Port) -> Standard:
+    """The port's dtype (:func:`port_dtype`), with its tier's criteria if its declared tier is not elementwise."""
+    dtype, tier = port_dtype(port), port.capabilities.tier
+    if tier is None:
+        return Standard(dtype)
+    from bert_conformance.tiers import tiers_spec
+
+    declared = tiers_spec().tier(tier)
+    if declared.elementwise:
+        return Standard(dtype)
+    thresholds = {criterion.metric.name: criterion.threshold for criterion in declared.criteria}
+    return Standard(dtype, Similarity(tier, thresholds["token_cosine_min"], thresholds["token_cosine_mean"]))
+
+
+def _cosines(a: np.ndarray, e: np.ndarray) -> np.ndarray:
+    """The cosine of each vector of ``a`` with ``e``'s along the last axis (the whole array when the last axis
+    is too short to be a vector: a scalar per row); two zero vectors agree, one zero vector does not."""
+    if a.ndim == 0 or a.shape[-1] < 4:
+        a, e = a.reshape(1, -1), e.reshape(1, -1)
+    a, e = a.reshape(-1, a.shape[-1]), e.reshape(-1, e.shape[-1])
+    norms = np.linalg.norm(a, axis=-1) * np.linalg.norm(e, axis=-1)
+    both_zero = (np.abs(a).max(axis=-1) == 0) & (np.abs(e).max(axis=-1) == 0)
+    return np.where(both_zero, 1.0, (a * e).sum(axis=-1) / np.where(norms > 0, norms, np.inf))
+
+
 def call(port: Port, probe: Probe, dtype: str) -> dict[str, Any]:
     """The port's outputs on ``probe`` (``{"_second": ...}`` added for a self-consistency probe)."""
     config, weights, inputs = probe.build()
@@ -57,12 +116,71 @@ def call(port: Port, probe: Probe, dtype: str) -> dict[str, Any]:
         raise pytest.skip.Exception(f"head {probe.head} not claimed")
     model = port.load_model(probe.head, config, weights, dtype=dtype, device="cpu", attention=attention)
     floats = {k: v.astype(dtype) if v.dtype.kind == "f" and k != "attention_mask" else v for k, v in inputs.items()}
+    if probe.kind == "cache":
+        return cached_pieces(model, floats, probe)
     outputs = model.forward(floats, **probe.options)
     if probe.kind == "self":
         outputs = {**outputs, "_second": model.forward(floats, **probe.options)}
     elif probe.kind == "bidirectional":
         outputs = {**outputs, "_second": model.forward(last_token_changed(floats), **probe.options)}
     return outputs
+
+
+def cached_pieces(model: Any, inputs: Mapping[str, np.ndarray], probe: Probe) -> dict[str, Any]:
+    """``last_hidden_state`` of the sequence run in pieces cut at ``probe.cuts``, each call given the previous
+    one's ``cache`` (and an attention_mask over past + current positions), the pieces side by side."""
+    bounds = [0, *probe.cuts, inputs["input_ids"].shape[1]]
+    pieces, cache = [], None
+    for start, end in zip(bounds, bounds[1:]):
+        piece = {name: value[:, start:end] for name, value in inputs.items() if name != "attention_mask"}
+        if "attention_mask" in inputs:
+            piece["attention_mask"] = inputs["attention_mask"][:, :end]
+        outputs = model.forward(piece, use_cache=True, **({"cache": cache} if cache is not None else {}))
+        cache = outputs.get("cache")
+        if cache is None:
+            raise AssertionError(f"a call with use_cache=True on positions [{start}, {end}) returned no cache")
+        pieces.append(np.asarray(outputs["last_hidden_state"]))
+    return {"last_hidden_state": np.concatenate(pieces, axis=1)}
+
+
+CONTRACT_KINDS = ("inputs_unchanged", "plain_arrays")
+
+
+def contract_probe(port: Port, probe: Probe, dtype: str) -> ProbeResult:
+    """The contract itself, through the raw port (as ``core.inputs_unchanged`` does): ``inputs_unchanged``,
+    the state dict and inputs it was handed are unchanged after load_model and forward (the suite's own
+    copies would otherwise hide a port that writes into them); ``plain_arrays``, what forward returns is a
+    base ``np.ndarray`` (a subclass can bring its own ``__sub__`` or ``astype`` into a comparison; the suite
+    compares plain copies, which then hold numbers the port did not mean to show)."""
+    config, weights, inputs = probe.build()
+    given = {name: np.array(value) for name, value in weights.items()}  # writeable copies, like a caller's
+    fed = {name: np.array(value) for name, value in inputs.items()}
+    attention = (port.capabilities.attention or ("eager",))[0]
+    try:
+        model = port.impl.load_model(probe.head, dict(config), given, dtype=dtype, device="cpu", attention=attention)
+        outputs = model.forward(fed, **probe.options)
+    except Exception as error:  # the battery's own probes name a raising port; this one has nothing to say
+        return ProbeResult(probe, SKIPPED, message=f"raised {type(error).__name__}: {error}"[:300])
+    if probe.kind == "inputs_unchanged":
+        wrong = [name for name in weights if not np.array_equal(given[name], weights[name])]
+        wrong += [name for name in inputs if not np.array_equal(fed[name], inputs[name])]
+        what = "wrote into the arrays it was handed"
+    else:
+        wrong = [f"{name} ({type(value).__name__})" for name, value in _arrays(outputs)
+                 if isinstance(value, np.ndarray) and type(value) is not np.ndarray]
+        what = "returned ndarray subclasses"
+    if not wrong:
+        return ProbeResult(probe, PASSED)
+    return ProbeResult(probe, FAILED, math.inf, math.inf, f"{what}: {', '.join(wrong[:5])}")
+
+
+def _arrays(outputs: Any) -> Iterable[tuple[str, Any]]:
+    """(name, value) of every output, list entries named ``name[i]``."""
+    for name, value in dict(outputs).items():
+        if isinstance(value, (list, tuple)):
+            yield from ((f"{name}[{i}]", item) for i, item in enumerate(value))
+        else:
+            yield name, value
 
 
 def last_token_changed(inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -80,10 +198,14 @@ def expected(probe: Probe) -> dict[str, Any]:
     return get_oracle("reference").forward(probe.head, config, weights, inputs, **probe.options)
 
 
-def run_probe(port: Port, probe: Probe, dtype: str) -> ProbeResult:
+def run_probe(port: Port, probe: Probe, standard: Standard) -> ProbeResult:
     """Run one probe and compare with the oracle (or, for ``kind="self"``, with the port's second call)."""
+    if probe.kind in CONTRACT_KINDS:
+        return contract_probe(port, probe, standard.dtype)
+    if probe.kind == "loss" and standard.similarity is not None:
+        return ProbeResult(probe, SKIPPED, message=f"no {standard.similarity.tier} tier criterion for a loss")
     try:
-        actual = call(port, probe, dtype)
+        actual = call(port, probe, standard.dtype)
     except pytest.skip.Exception as skip:
         return ProbeResult(probe, SKIPPED, message=str(skip))
     except Exception as error:  # a raising port is a finding of its own, on this probe
@@ -99,7 +221,7 @@ def run_probe(port: Port, probe: Probe, dtype: str) -> ProbeResult:
             reference = expected(probe)
         except Exception as error:  # the oracle cannot run it (e.g. a config the reference rejects)
             return ProbeResult(probe, SKIPPED, message=f"oracle: {error}")
-    worst, max_abs = compare(actual, reference, probe, tolerance(probe, dtype))
+    worst, max_abs = compare(actual, reference, probe, tolerance(probe, standard))
     return ProbeResult(probe, FAILED if worst > 1 else PASSED, worst, max_abs, outputs=actual)
 
 
@@ -110,11 +232,15 @@ def _first_position_change(changed: Mapping[str, Any], actual: Mapping[str, Any]
     return a.shape == b.shape and a.ndim == 3 and bool(np.abs(a[:, 0] - b[:, 0]).max() > 1e-6)
 
 
-def tolerance(probe: Probe, dtype: str) -> Tolerance:
-    return tolerance_for(dtype, "loss" if probe.kind == "loss" else "outputs")
+def tolerance(probe: Probe, standard: Standard) -> Tolerance | Similarity:
+    """The spec's tolerance for the probe's kind in the port's dtype, or its tier's similarity criteria."""
+    if standard.similarity is not None:
+        return standard.similarity
+    return tolerance_for(standard.dtype, "loss" if probe.kind == "loss" else "outputs")
 
 
-def compare(actual: Mapping[str, Any], reference: Mapping[str, Any], probe: Probe, tol: Tolerance) -> tuple[float, float]:
+def compare(actual: Mapping[str, Any], reference: Mapping[str, Any], probe: Probe,
+            tol: Tolerance | Similarity) -> tuple[float, float]:
     """(worst error ratio, max abs error) over ``probe.compare``; inf for a missing output or shape mismatch."""
     _, _, inputs = probe.build()
     mask = inputs.get("attention_mask")
@@ -131,11 +257,11 @@ def compare(actual: Mapping[str, Any], reference: Mapping[str, Any], probe: Prob
     return worst, max_abs
 
 
-def _tolerance_of(array: Any, probe: Probe, tol: Tolerance) -> Tolerance:
+def _tolerance_of(array: Any, probe: Probe, tol: Tolerance | Similarity) -> Tolerance | Similarity:
     """A float32 array from a float64 model (a loss the spec computes from float32 logits, labels.yaml
     ``upcast``: the boundary check lets only those through) is compared at the float32 tolerance."""
-    if getattr(array, "dtype", None) == np.float32 and tol == tolerance(probe, "float64"):
-        return tolerance(probe, "float32")
+    if getattr(array, "dtype", None) == np.float32 and tol == tolerance(probe, Standard("float64")):
+        return tolerance(probe, Standard("float32"))
     return tol
 
 
@@ -156,8 +282,9 @@ def _pairs(a: Any, e: Any) -> Iterable[tuple[Any, Any]]:
     yield a, e
 
 
-def _ratio(a: Any, e: Any, tol: Tolerance, mask: np.ndarray | None) -> tuple[float, float]:
-    """max |a - e| / (atol + rtol |e|) and max |a - e|, at attended positions of per-token outputs."""
+def _ratio(a: Any, e: Any, tol: Tolerance | Similarity, mask: np.ndarray | None) -> tuple[float, float]:
+    """max |a - e| / (atol + rtol |e|) (or a tier's similarity ratio) and max |a - e|, at attended positions
+    of per-token outputs."""
     if a is None or e is None:
         return (0.0, 0.0) if a is None and e is None else (math.inf, math.inf)
     a, e = np.asarray(a, dtype=np.float64), np.asarray(e, dtype=np.float64)
@@ -169,23 +296,27 @@ def _ratio(a: Any, e: Any, tol: Tolerance, mask: np.ndarray | None) -> tuple[flo
     nan_a, nan_e = np.isnan(a), np.isnan(e)
     if (nan_a != nan_e).any():
         return math.inf, math.inf
-    a, e = a[~nan_a], e[~nan_e]
+    if nan_a.any():  # where both are NaN they agree (flattened: a tier's cosines then see one vector)
+        a, e = a[~nan_a], e[~nan_e]
     if a.size == 0:
         return 0.0, 0.0
     diff = np.abs(a - e)
     if not np.isfinite(diff).all():
         return math.inf, math.inf
+    if isinstance(tol, Similarity):
+        return float(tol.ratio(a, e)), float(diff.max())
     return float((diff / (tol.atol + tol.rtol * np.abs(e))).max()), float(diff.max())
 
 
-def run_battery(port: Port, dtype: str, *, deadline: float, probes: Iterable[Probe] = BATTERY) -> list[ProbeResult]:
+def run_battery(port: Port, standard: Standard, *, deadline: float,
+                probes: Iterable[Probe] = BATTERY) -> list[ProbeResult]:
     """Every probe in pipeline order, until ``deadline`` (time.monotonic()); later ones are skipped."""
     results = []
     for probe in probes:
         if time.monotonic() > deadline:
             results.append(ProbeResult(probe, SKIPPED, message="time budget spent"))
             continue
-        results.append(run_probe(port, probe, dtype))
+        results.append(run_probe(port, probe, standard))
     return results
 
 
@@ -198,7 +329,9 @@ def localise(results: list[ProbeResult], dtype: str) -> tuple[str | None, ProbeR
     failing = [r for r in ran if r.failed]
     if not failing:
         return None, None
-    if all(r.status == ERROR for r in ran):
+    if failing[0].probe.kind in CONTRACT_KINDS:
+        return failing[0].probe.component, failing[0]
+    if all(r.status == ERROR for r in ran if r.probe.kind not in CONTRACT_KINDS):
         return "contract", failing[0]
     if dtype == "float64" and _float32_inside(failing):
         return "dtype.precision", failing[0]
@@ -241,13 +374,13 @@ def _residual(result: ProbeResult) -> str | None:
     return "ffn.residual" if np.allclose(rows[0], bias, atol=1e-4) else "attention.residual"
 
 
-def first_diverging_layer(result: ProbeResult, dtype: str) -> int | None:
+def first_diverging_layer(result: ProbeResult, standard: Standard) -> int | None:
     """The first entry of ``hidden_states`` (0: the embeddings' output) outside the tolerance."""
     theirs, ours = result.outputs.get("hidden_states"), expected(result.probe).get("hidden_states")
     if not isinstance(theirs, (list, tuple)) or not isinstance(ours, (list, tuple)):
         return None
     _, _, inputs = result.probe.build()
-    tol = tolerance(result.probe, dtype)
+    tol = tolerance(result.probe, standard)
     for index, (a, e) in enumerate(zip(theirs, ours)):
         if _ratio(a, e, tol, inputs.get("attention_mask"))[0] > 1:
             return index

@@ -8,11 +8,11 @@
 Prints, per corpus area and for the transformers ports, how many are localised to their labelled component
 and how many are named the right catalogue variant (none for a bug outside the catalogue), the misses, and
 the wall time per diagnosis. ``--findings DIR`` instead reads the report findings that tests/test_known_bad.py
-kept for each corpus port (each run on the clauses it names) and prints, for the ports no forward probe can
-see (known.SUITE_COMPONENTS), how many read as one finding and how many findings name the labelled
-component. ``--run-modules DIR`` first runs each of those ports on the whole clause modules its clauses are in
-(as a port author's CI would, automatic diagnosis on), keeping each ``--bert-report`` as ``DIR/<id>.json``,
-then measures them. docs/diagnosis.md quotes all three.
+kept for each corpus port (each run on the clauses it names, with the automatic diagnosis) and prints, per
+corpus area, how many read as one finding and how many name the labelled component. ``--run-modules DIR``
+first runs each port no forward probe can see (known.SUITE_COMPONENTS) on the whole clause modules its
+clauses are in (as a port author's CI would, automatic diagnosis on), keeping each ``--bert-report`` as
+``DIR/<id>.json``, then measures the ports found there. docs/diagnosis.md quotes all three.
 """
 
 from __future__ import annotations
@@ -91,29 +91,33 @@ def run_modules(folder: Path) -> None:
 
 
 def measure_findings(folder: Path) -> int:
-    """The clause-based localisation of the report's findings on the ports no probe can see."""
-    from bert_conformance.diagnosis.known import SUITE_COMPONENTS
+    """The report's findings, automatic diagnosis included, on every corpus port kept in ``folder``: how many
+    read as one finding, and how many name the labelled component (the largest finding's, when several)."""
+    from bert_conformance.diagnosis.known import MISSES, expected_component
+    from bert_conformance.known_bad import CORPUS
 
-    rows: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])  # area -> [ports, one finding, component right]
+    rows: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])  # area -> [ports, one, right, one and right]
     misses, absent = [], []
-    for port_id, component in sorted(SUITE_COMPONENTS.items()):
+    for port_id in sorted(CORPUS):
         path = folder / f"{port_id}.json"
         if not path.is_file():
             absent.append(port_id)
             continue
         found = json.loads(path.read_text())["findings"]
+        component = expected_component(port_id)
+        right = bool(found) and max(found, key=lambda f: f["count"])["component"] == component
         row = rows[port_id.split(".")[0]]
-        row[0] += 1
-        row[1] += len(found) == 1
-        row[2] += bool(found) and found[0]["component"] == component
-        if len(found) != 1 or found[0]["component"] != component:
+        for column, value in enumerate((True, len(found) == 1, right, len(found) == 1 and right)):
+            row[column] += value
+        if len(found) != 1 or not right:
             got = ", ".join(f"{f['component']} ({f['count']})" for f in found) or "no finding"
-            misses.append(f"{port_id}: expected one finding at {component}, got {got}")
-    print(f"{'area':20s} ports  one finding  component")
-    for area, (n, one, right) in sorted(rows.items()):
-        print(f"{area:20s} {n:5d}  {one:11d}  {right:9d}")
-    total = [sum(v[i] for v in rows.values()) for i in range(3)]
-    print(f"{'all':20s} {total[0]:5d}  {total[1]:11d}  {total[2]:9d}")
+            listed = " (known.MISSES)" if port_id in MISSES else ""
+            misses.append(f"{port_id}: expected one finding at {component}, got {got}{listed}")
+    print(f"{'area':20s} ports  one finding  component  both")
+    for area, (n, one, right, both) in sorted(rows.items()):
+        print(f"{area:20s} {n:5d}  {one:11d}  {right:9d}  {both:4d}")
+    total = [sum(v[i] for v in rows.values()) for i in range(4)]
+    print(f"{'corpus':20s} {total[0]:5d}  {total[1]:11d}  {total[2]:9d}  {total[3]:4d}")
     for miss in misses:
         print("miss:", miss)
     if absent:

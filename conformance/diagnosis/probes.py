@@ -43,7 +43,10 @@ class Probe:
     outputs only at attended positions); ``kind`` is "outputs" (against the oracle), "loss" (tolerance kind
     loss), "structure" (only the list lengths and shapes), "self" (two calls of the port must agree) or
     "bidirectional" (changing the last token must change the first position's output, as the oracle's does).
-    ``feature``: a capabilities feature the probe needs (skipped if not claimed).
+    ``feature``: a capabilities feature the probe needs (skipped if not claimed). Kind "cache" runs the
+    sequence in pieces cut at ``cuts``, each call with the previous one's cache, and compares the pieces'
+    outputs, side by side, with one full forward of the oracle. The contract kinds,
+    "inputs_unchanged" and "plain_arrays", call the raw port (``localise.contract_probe``).
     """
 
     name: str
@@ -58,6 +61,7 @@ class Probe:
     kind: str = "outputs"
     attention: str | None = None
     feature: str | None = None
+    cuts: tuple[int, ...] = ()  # kind "cache": the positions where the sequence is cut into cached calls
 
     def full_config(self) -> dict[str, Any]:
         return {**BASE, **self.config}
@@ -256,6 +260,17 @@ def plain_embedding_norm(w: Weights, p: str, config: dict) -> None:
     plain_norm(w, f"{p}embeddings.LayerNorm")
 
 
+def attention_norm_regime(w: Weights, p: str, config: dict) -> None:
+    """The attention block's LayerNorm sees inputs with a mean (the embeddings' LayerNorm bias +1) and applies
+    an uneven weight and a bias: a norm that skips the mean subtraction (RMSNorm) shows, which the following
+    plain LayerNorm would otherwise undo (LayerNorm ignores a per-token scale)."""
+    w[f"{p}embeddings.LayerNorm.bias"] = np.ones_like(w[f"{p}embeddings.LayerNorm.bias"])
+    rng = np.random.default_rng(7)
+    norm = f"{_layer(p)}attention.output.LayerNorm"
+    w[f"{norm}.weight"] = 1 + 0.5 * rng.standard_normal(w[f"{norm}.weight"].shape)
+    w[f"{norm}.bias"] = 0.1 * rng.standard_normal(w[f"{norm}.bias"].shape)
+
+
 def residual_markers(w: Weights, p: str, config: dict) -> None:
     """Distinct LayerNorm biases after each skipped block: a block that drops its residual outputs a constant."""
     layer = _layer(p)
@@ -268,6 +283,12 @@ def uniform_scores(w: Weights, p: str, config: dict) -> None:
     """Query and key projections zero: every score is 0, attention is the mean of the values."""
     layer = _layer(p)
     zero(w, *(f"{layer}attention.self.{n}.{t}" for n in ("query", "key") for t in ("weight", "bias")))
+
+
+def wide_values(w: Weights, p: str, config: dict) -> None:
+    """The embeddings' LayerNorm scaled by 8: the value projection's inputs span about +-25, not +-3 (a
+    quantized port's activation range must cover them; a float port computes the same maths)."""
+    w[f"{p}embeddings.LayerNorm.weight"] = w[f"{p}embeddings.LayerNorm.weight"] * 8
 
 
 def query_only_scores(w: Weights, p: str, config: dict) -> None:
@@ -352,6 +373,15 @@ def plain_final_norm(w: Weights, p: str) -> None:
 
 # --- the battery ------------------------------------------------------------------------------------------------
 
+# The contract first: a port that writes into what it is handed, or returns arrays that lie to a comparison,
+# shows wrong numbers on every probe after these (the raw port, as core.inputs_unchanged calls it).
+CONTRACT = (
+    Probe("contract.inputs_unchanged", "contract.inputs", "the state dict and a padded batch it is handed are "
+          "unchanged after load_model and forward", inputs=padded_inputs, kind="inputs_unchanged"),
+    Probe("contract.plain_arrays", "contract.outputs", "forward returns base np.ndarray values",
+          kind="plain_arrays"),
+)
+
 STRUCTURE = (
     Probe("outputs.hidden_states", "outputs.hidden_states", "hidden_states: one entry per layer plus the embeddings",
           options={"output_hidden_states": True}, compare=("hidden_states",), kind="structure"),
@@ -371,6 +401,9 @@ EMBEDDINGS = (
     Probe("layer_norm.config_eps", "layer_norm", "as layer_norm with layer_norm_eps 1e-3 in the config",
           config={"layer_norm_eps": 1e-3}, edit=edits(passthrough, only_table("word"), unit_tables,
                                                       plain_embedding_norm)),
+    Probe("attention.layer_norm", "attention.layer_norm", "both blocks skipped, the attention LayerNorm's input "
+          "with a mean, its weight uneven: mean subtraction, weight and bias",
+          edit=edits(passthrough, only_table("word"), attention_norm_regime)),
     Probe("embeddings.position", "embeddings.position", "only position embeddings, positions omitted",
           edit=edits(passthrough, only_table("position"))),
     Probe("embeddings.position_ids", "embeddings.position", "only position embeddings, explicit position_ids",
@@ -396,6 +429,8 @@ ATTENTION = (
           edit=ffn_skipped, kind="bidirectional"),
     Probe("attention.values", "attention.projections", "uniform attention: value and output projections only",
           edit=edits(ffn_skipped, uniform_scores)),
+    Probe("attention.values.wide", "attention.projections", "uniform attention, value inputs up to +-25: the "
+          "value and output projections over a wide range", edit=edits(ffn_skipped, uniform_scores, wide_values)),
     Probe("attention.softmax", "attention.softmax", "scores constant along the keys: the softmax axis only",
           edit=edits(ffn_skipped, query_only_scores)),
     Probe("attention.head_split", "attention.head_split", "scores constant per true head: the head split only",
@@ -445,6 +480,24 @@ FEED_FORWARD = (
     Probe("encoder.layers", "encoder", "three full layers, per-layer hidden states (when declared)",
           config={"num_hidden_layers": 3}, options={"output_hidden_states": True}, compare=("hidden_states",)),
     Probe("encoder.two_layers", "encoder", "two full layers", config={"num_hidden_layers": 2}),
+)
+
+def past_holes(config: dict[str, Any]) -> dict[str, np.ndarray]:
+    """The plain inputs with a mask that hides two positions of the last row early on: once those positions
+    are in the cache, the mask over past + current positions must still hide them."""
+    inputs = plain_inputs(config)
+    mask = np.ones((BATCH, SEQ), dtype=np.int64)
+    mask[-1, 1:3] = 0
+    return {**inputs, "attention_mask": mask}
+
+
+# The cache after every full-layer probe: a cached call runs the whole decoder layer.
+CACHE = (
+    Probe("decoder.cache", "decoder.cache", "a decoder run in three cached calls (4, 1, 2 tokens) equals one "
+          "full forward", config={"is_decoder": True}, edit=sharp_qk, kind="cache", cuts=(4, 5), feature="cache"),
+    Probe("decoder.cache.past_mask", "decoder.cache", "the same with masked positions in the past: the mask over "
+          "past + current positions still hides them", config={"is_decoder": True}, edit=sharp_qk,
+          inputs=past_holes, kind="cache", cuts=(4, 5), feature="cache"),
 )
 
 POOLER = (
@@ -508,5 +561,5 @@ LOSSES = (
           config={"num_labels": 1}, inputs=regression_labels),
 )
 
-BATTERY: tuple[Probe, ...] = (*STRUCTURE, *EMBEDDINGS, *ATTENTION, *FEED_FORWARD, *POOLER, *HEADS, *LOSSES)
+BATTERY: tuple[Probe, ...] = (*CONTRACT, *STRUCTURE, *EMBEDDINGS, *ATTENTION, *FEED_FORWARD, *CACHE, *POOLER, *HEADS, *LOSSES)
 BY_NAME = {probe.name: probe for probe in BATTERY}

@@ -176,6 +176,13 @@ def entries(area: str, *ports: type[KnownBadPort]) -> list[dict[str, Any]]:
     ]
 
 
+def past_length(options: dict[str, Any]) -> int:
+    """How many positions the ``cache`` a forward call was handed holds (0 without one): a port that sets
+    position_ids itself starts after them, as HF slices its position_ids buffer."""
+    cache = options.get("cache")
+    return int(cache.get_seq_length()) if cache is not None else 0
+
+
 def with_loss(outputs: dict[str, Any], loss: float, like: np.ndarray) -> dict[str, Any]:
     """The outputs with ``loss`` replaced (0-d, in the logits' dtype, first as in HF's dataclasses)."""
     rest = {k: v for k, v in outputs.items() if k != "loss"}

@@ -167,9 +167,9 @@ class MultipleChoiceColumnMajor(KnownBadPort):
     kills = ("labels.mc.reshape-BertForMultipleChoice",)
 
     def forward(self, model: Model, inputs: dict, options: dict) -> dict[str, Any]:
-        outputs = model.inner.forward({k: v for k, v in inputs.items() if k != "labels"}, **options)
         if model.head != losses.MC:
             return model.inner.forward(inputs, **options)
+        outputs = model.inner.forward({k: v for k, v in inputs.items() if k != "labels"}, **options)
         batch, choices = outputs["logits"].shape
         logits = np.ascontiguousarray(outputs["logits"].reshape(-1).reshape(choices, batch).T)
         outputs = {**outputs, "logits": logits}
