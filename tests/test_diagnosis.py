@@ -11,8 +11,8 @@ By default (no marker):
   (none is now; target >= 80 %);
 - every tokenizer port of the corpus: the tokenizer probes name its labelled stage (port by port);
 - correct ports (reference, transformers, the reference without float64, the float16, bfloat16, int8 and
-  int8-dynamic tier ports held to their tier's criteria) get no finding; a sample of 7 of
-  the 28 catalogue variants (one per family) is told apart from BERT and named; a core-only port is never
+  int8-dynamic tier ports held to their tier's criteria) get no finding; a sample of 8 of
+  the 29 catalogue variants (one per family) is told apart from BERT and named; a core-only port is never
   asked for what it does not declare.
 These diagnose with the catalogue only (``corpus=False``), each port once per process.
 
@@ -175,7 +175,7 @@ def test_float32_port_is_compared_at_float32():
 
 # A sample by default (one per component family); the whole catalogue under -m slow.
 SAMPLE = ("gelu_sigmoid", "layer_norm_eps_outside_sqrt", "positions_offset_2", "mask_multiplicative",
-          "qkv_weights_transposed", "pre_layer_norm", "pooler_last_token")
+          "qkv_weights_transposed", "pre_layer_norm", "pooler_last_token", "cache_positions_restart")
 
 
 @pytest.mark.parametrize("variant", [v if v.name in SAMPLE else pytest.param(v, marks=pytest.mark.slow)
@@ -185,6 +185,39 @@ def test_catalogue_variant_is_seen_and_named(variant):
     assert diagnosis.component == variant.first_seen()
     assert diagnosis.variant is not None and diagnosis.variant.name == variant.name
     assert diagnosis.variant.error <= 1
+
+
+def test_a_quantized_port_is_held_to_its_tier_criteria():
+    """An int8 port: its probes compare token cosines at the tier's thresholds, and the finding says so."""
+    from bert_conformance.diagnosis.cli import render
+
+    diagnosis = diagnosed(corpus_port("tiers.drops_attention_mask"))
+    assert diagnosis.tier == "int8" and diagnosis.dtype == "float32"
+    assert "x the int8 tier's token cosine criteria" in diagnosis.finding
+    assert "int8 tier: probes held to its token cosine criteria" in render(diagnosis.to_dict())
+
+
+def test_the_tier_similarity_ratio():
+    """The larger of the two cosine shortfalls over the allowed ones; zero vectors agree only with zero."""
+    import numpy as np
+
+    from bert_conformance.diagnosis.standard import Similarity
+
+    similarity = Similarity("t", cosine_min=0.9, cosine_mean=0.99)
+    a = np.array([[1.0, 0, 0, 0], [0, 1.0, 0, 0]])
+    assert similarity.ratio(a, 2 * a) == 0
+    turned = np.array([[1.0, 0, 0, 0], [0, 0, 1.0, 0]])  # cosines 1 and 0: min 0 (ratio 10), mean 0.5 (ratio 50)
+    assert similarity.ratio(a, turned) == pytest.approx(50)
+    zero = np.zeros((1, 4))
+    assert similarity.ratio(zero, zero) == 0 and similarity.ratio(zero, a[:1]) == pytest.approx(100)
+
+
+def test_contract_probes_name_a_port_that_writes_into_its_inputs_or_returns_subclasses():
+    writes = diagnosed(corpus_port("hostile.zeroes_state_dict"))
+    assert writes.component == "contract.inputs" and "wrote into the arrays it was handed" in writes.finding
+    lies = diagnosed(corpus_port("hostile.lying_arrays"))
+    assert lies.component == "contract.outputs" and "returned ndarray subclasses: last_hidden_state" in lies.finding
+    assert lies.variant is None and not lies.variants  # a contract bug has no numeric signature
 
 
 def test_core_only_port_is_not_asked_for_undeclared_outputs():

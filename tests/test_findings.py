@@ -59,6 +59,66 @@ def test_other_failures_are_one_finding_per_component_with_their_distinct_messag
     assert signature("x (float64): 1 of 2 elements differ beyond atol=1e-09")[0] == "numeric"
 
 
+def _raised(text: str) -> dict:
+    return {"status": "fail", "message": text, "repro": ""}
+
+
+def test_one_message_failing_in_several_areas_is_one_finding():
+    """The same exception raised through labels and golden clauses is one cause, not one finding per area;
+    a different message in another area stays apart."""
+    results = {
+        "labels.ignore_index-BertForMaskedLM": _raised("IndexError: Target -100 is out of bounds."),
+        "labels.ignore_index-BertForTokenClassification": _raised("IndexError: Target -100 is out of bounds."),
+        "golden.masked_lm.labels-float64": _raised("IndexError: Target -100 is out of bounds."),
+        "config.constraint.hidden_size_divisible_by_heads": _raised("Failed: DID NOT RAISE <class 'ValueError'>"),
+    }
+    first, second = group(results)
+    assert first.tests == ["golden.masked_lm.labels-float64", "labels.ignore_index-BertForMaskedLM",
+                           "labels.ignore_index-BertForTokenClassification"]
+    assert first.component == "labels.ignore_index"  # two of its three clauses
+    assert second.tests == ["config.constraint.hidden_size_divisible_by_heads"]
+
+
+def _diagnosis(component: str, message: str = "") -> dict:
+    return {"component": component, "message": message, "finding": f"first diverging component: {component}"}
+
+
+def test_a_failure_the_probes_reproduced_takes_their_component():
+    """The exception the first failing probe raised is the finding's: the probes' component names it."""
+    results = {"labels.ignore_index-BertForMaskedLM": _raised("IndexError: Target -100 is out of bounds.")}
+    (finding,) = group(results, diagnosis=_diagnosis("loss.masked_lm", "IndexError: Target -100 is out of bounds."))
+    assert finding.component == "loss.masked_lm" and finding.details[0].startswith("diagnosis: ")
+    (other,) = group(results, diagnosis=_diagnosis("loss.next_sentence", "ValueError: something else entirely"))
+    assert other.component == "loss.next_sentence"  # a labels finding, and the probes localised a loss
+    (apart,) = group(results, diagnosis=_diagnosis("ffn.activation", "ValueError: something else entirely"))
+    assert apart.component == "labels.ignore_index"  # neither the same failure nor a loss: the clauses' family
+
+
+def test_a_loading_failure_keeps_the_loading_clauses_component():
+    """Every probe loads one base config: a config-handling bug raises on all of them, and the config
+    clauses say which key; the probes' catch-all component does not take their finding."""
+    message = "KeyError: 'initializer_range'"
+    results = {"config.default.initializer_range": _raised(message)}
+    (finding,) = group(results, diagnosis=_diagnosis("contract", message))
+    assert finding.component == "config.default"
+
+
+def test_the_tier_finding_takes_the_probes_component():
+    results = {"tiers.int8.token_cosine_min": _raised("AssertionError: token_cosine_min 0.5 below 0.921"),
+               "tiers.int8.token_cosine_mean": {"status": "pass", "message": ""}}
+    (finding,) = group(results, diagnosis=_diagnosis("attention.mask"))
+    assert finding.component == "attention.mask"
+    (alone,) = group(results)
+    assert alone.component == "tiers.int8"
+
+
+def test_an_output_group_clause_belongs_to_that_output():
+    assert family("golden.model.small.hidden_states-float64") == "outputs.hidden_states"
+    assert family("numerics.float64.hidden_states") == "outputs.hidden_states"
+    assert family("golden.model.small-float64") == "golden.model"
+    assert family("core.inputs_unchanged") == "contract.inputs"
+
+
 def test_failing_cases_are_localised_to_the_family_they_share_and_passing_cases_avoid():
     """Spectrum-based localisation: both failing tokenizer cases exercise tokenizer.normalizer; the wordpiece
     clauses they also exercise pass elsewhere, so the finding points at the normalizer."""

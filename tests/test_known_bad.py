@@ -37,8 +37,8 @@ import bert_conformance.clauses.pytest_helpers  # noqa: F401
 import bert_conformance.clauses.tokenizer_helpers  # noqa: F401
 import bert_conformance.golden  # noqa: F401
 import bert_conformance.spec  # noqa: F401
-from bert_conformance import profiles
 from bert_conformance import findings as findings_
+from bert_conformance import profiles
 from bert_conformance.diagnosis import diagnose
 from bert_conformance.diagnosis.known import MISSES, expected_component
 from bert_conformance.known_bad import CORPUS, KnownBadError, verify

@@ -23,11 +23,10 @@ from bert_conformance.diagnosis.localise import (
     ProbeResult,
     first_diverging_layer,
     localise,
-    Standard,
-    port_standard,
     run_battery,
 )
 from bert_conformance.diagnosis.match import Match, catalogue_candidates, corpus_candidates, matches
+from bert_conformance.diagnosis.standard import Standard, port_standard
 from bert_conformance.diagnosis.tokenizer_probes import TokenizerDiagnosis, run_probes
 
 LOCALISE_SHARE = 0.6  # of the budget: the probes; the rest is for signature matching

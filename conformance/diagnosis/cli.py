@@ -56,7 +56,8 @@ def run_diagnose(args: argparse.Namespace) -> int:
 
 def render(data: dict) -> str:
     """The human-readable diagnosis: the finding, then the evidence."""
-    lines = [f"diagnosis of {data['port']} ({data['dtype']}, {data['seconds']} s)"]
+    held = f", {data['tier']} tier: probes held to its token cosine criteria" if data.get("tier") else ""
+    lines = [f"diagnosis of {data['port']} ({data['dtype']}{held}, {data['seconds']} s)"]
     tokenizer = data.get("tokenizer") or {}
     if data["finding"] is None:
         lines.append("no deviation found on any model probe" if tokenizer else "no deviation found on any probe")

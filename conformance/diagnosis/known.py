@@ -223,6 +223,7 @@ CATALOGUED: dict[str, str] = {
     "layer.ffn_residual_dropped": "ffn_residual_missing",
     "head_layers.pooler_no_tanh": "pooler_no_tanh",
     "head_layers.pooler_mean_of_tokens": "pooler_mean",
+    "decoder.cache_positions_from_zero": "cache_positions_restart",
     "tiers.drops_attention_mask": "mask_ignored",
     "tiers.loses_token_types": "token_type_always_zero",
 }

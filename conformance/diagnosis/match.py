@@ -18,8 +18,9 @@ from typing import Any
 import pytest
 
 from bert_conformance.adapter import Port
-from bert_conformance.diagnosis.localise import CONTRACT_KINDS, ERROR, SKIPPED, ProbeResult, Standard, call, compare, tolerance
+from bert_conformance.diagnosis.localise import CONTRACT_KINDS, ERROR, SKIPPED, ProbeResult, call, compare
 from bert_conformance.diagnosis.probes import Probe
+from bert_conformance.diagnosis.standard import Standard, tolerance
 
 _OUTPUTS: dict[tuple[str, str], Any] = {}  # (candidate, probe) -> outputs, or the exception it raised
 _PORTS: dict[str, Port] = {}

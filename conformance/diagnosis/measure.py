@@ -10,9 +10,9 @@ and how many are named the right catalogue variant (none for a bug outside the c
 the wall time per diagnosis. ``--findings DIR`` instead reads the report findings that tests/test_known_bad.py
 kept for each corpus port (each run on the clauses it names, with the automatic diagnosis) and prints, per
 corpus area, how many read as one finding and how many name the labelled component. ``--run-modules DIR``
-first runs each port no forward probe can see (known.SUITE_COMPONENTS) on the whole clause modules its
-clauses are in (as a port author's CI would, automatic diagnosis on), keeping each ``--bert-report`` as
-``DIR/<id>.json``, then measures the ports found there. docs/diagnosis.md quotes all three.
+first runs each corpus port on the whole clause modules its clauses are in (as a port author's CI would,
+automatic diagnosis on; about 15 minutes), keeping each ``--bert-report`` as ``DIR/<id>.json``, then
+measures them. docs/diagnosis.md quotes all three.
 """
 
 from __future__ import annotations
@@ -72,13 +72,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_modules(folder: Path) -> None:
-    """Each port no probe can see, on every clause module its named clauses are in (one process each)."""
-    from bert_conformance.diagnosis.known import SUITE_COMPONENTS
+    """Each corpus port on every clause module its named clauses are in (one process each)."""
     from bert_conformance.known_bad import CORPUS
     from bert_conformance.known_bad.selection import clause_paths
 
     folder.mkdir(parents=True, exist_ok=True)
-    for port_id in sorted(SUITE_COMPONENTS):
+    for port_id in sorted(CORPUS):
         port = CORPUS[port_id]
         report = folder / f"{port_id}.json"
         command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist",

@@ -200,6 +200,22 @@ class PositionsOffset2(_PositionOffset):
     description = "default position ids start at padding_idx + 1 = 2 (RoBERTa's convention)"
 
 
+class CachePositionsRestart(Variant):
+    name, component = "cache_positions_restart", "decoder.cache"
+    description = "with a cache, default position ids restart at 0 in every call (the cached length is not added)"
+
+    def mutate(self, module: Any, config: dict) -> None:
+        for embeddings in instances(module, anchor(ref_model, "BertEmbeddings")):
+            wrap_method(embeddings, "forward", _forgetting_the_past, params=EMBEDDINGS_FORWARD)
+
+
+def _forgetting_the_past(original: Any) -> Any:
+    def forward(input_ids, token_type_ids, position_ids, inputs_embeds, past_length=0):
+        return original(input_ids, token_type_ids, position_ids, inputs_embeds, 0)
+
+    return forward
+
+
 class TokenTypeMissing(Variant):
     name, component = "token_type_missing", "embeddings.token_type"
     description = "no token-type embedding is added at all (DistilBERT-style embeddings)"
@@ -437,6 +453,6 @@ CATALOGUE: tuple[type[Variant], ...] = (
     PositionsOffset1, PositionsOffset2, TokenTypeMissing, TokenTypeAlwaysZero, EmbeddingsLayerNormMissing,
     ScaleMissing, ScaleOneOverHeadDim, ScaleSqrtHidden, MaskInverted, MaskIgnored, MaskMultiplicative,
     SoftmaxOverQueries, HeadSplitTransposed, QkvTransposed, AttentionOutputTransposed,
-    PreLayerNorm, FfnResidualMissing, PoolerNoTanh, PoolerLastToken, PoolerMean,
+    PreLayerNorm, FfnResidualMissing, CachePositionsRestart, PoolerNoTanh, PoolerLastToken, PoolerMean,
 )
 BY_NAME: dict[str, type[Variant]] = {variant.name: variant for variant in CATALOGUE}
