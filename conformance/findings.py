@@ -11,7 +11,8 @@ Grouping (most specific first):
   finding: a numeric deviation anywhere in the model shows in every output downstream of it. The finding
   says which outputs deviate (outputs, loss, gradients) and its worst comparison.
 - **by area**: every other failure (raised, did not raise, wrong keys, wrong order ...) is one finding per area
-  of the families the failing clauses point at (below: ``tokenizer``, ``config``, ``heads`` ...), named by
+  of the families the failing clauses point at (below: ``tokenizer``, ``config``, ``heads`` ...; areas where
+  clauses fail with the same message are one: an exception raised through golden and labels clauses), named by
   its most suspicious family; the other families it touches and the distinct messages (numbers and quoted
   values blanked out: "input_ids 99 out of range [0, 98)" and "... 31 out of range [0, 30)" are one) are
   its details. One bug inside an area often fails clauses of neighbouring families too (a lower-casing bug
@@ -24,7 +25,8 @@ belongs to a *family*: its id without head names, cut to area and section (``tok
 (:data:`FAMILY_COMPONENTS`). A family's suspiciousness is ``failed / sqrt(all failed x (failed + passed))``
 over the run's clauses: the family that the failing clauses share and the passing ones avoid. Each failing
 clause is assigned its most suspicious family. A numeric finding's component is the probe diagnosis's
-(docs/diagnosis.md) when it localised one, else the family most of its clauses were assigned.
+(docs/diagnosis.md) when it localised one, else the family most of its clauses were assigned; another
+finding takes the probes' component when they saw the same failure (:func:`_use_diagnosis`).
 """
 
 from __future__ import annotations
@@ -232,8 +234,8 @@ def _case_clauses() -> dict[str, tuple[str, ...]]:
 
 def _add_message(finding: Finding, result: Mapping[str, Any]) -> None:
     first = next((line.strip() for line in result.get("message", "").splitlines() if line.strip()), "(no message)")
-    blanked = _NUMBER.sub("#", _QUOTED.sub("'…'", first))
-    if blanked not in {_NUMBER.sub("#", _QUOTED.sub("'…'", d)) for d in finding.details}:
+    blanked = _blank(first)
+    if blanked not in {_blank(d) for d in finding.details}:
         finding.details.append(first[:300])
 
 
@@ -265,11 +267,11 @@ def _use_diagnosis(finding: Finding, key: str, diagnosis: Mapping[str, Any] | No
 def _reproduced(finding: Finding, message: str) -> bool:
     """Whether the exception a probe raised (``message``) is one of the finding's messages, numbers and
     quoted values blanked (either may be cut short, or wrapped as "AssertionError: <it>")."""
-    probe = _NUMBER.sub("#", _QUOTED.sub("'…'", message.strip()))[:120]
+    probe = _blank(message.strip())[:120]
     if len(probe) < 12:
         return False
     return any(probe in blanked or (len(blanked) >= 12 and blanked[:120] in probe)
-               for blanked in (_NUMBER.sub("#", _QUOTED.sub("'…'", d)) for d in finding.details))
+               for blanked in (_blank(d) for d in finding.details))
 
 
 def _component_cause(finding: Finding, others: list[str]) -> str:
@@ -278,12 +280,17 @@ def _component_cause(finding: Finding, others: list[str]) -> str:
     return f"{finding.component}{also}: {finding.details[0]}{more}"
 
 
+def _blank(text: str) -> str:
+    """``text`` with numbers and quoted values blanked: the same failure with other values reads the same."""
+    return _NUMBER.sub("#", _QUOTED.sub("'…'", text))
+
+
 def signature(message: str) -> tuple[str, str]:
     """(grouping key, readable cause) of one failure message."""
     first = next((line.strip() for line in message.splitlines() if line.strip()), "(no message)")
     if NUMERIC in message:
         return "numeric", "numeric deviation from BERT beyond the spec's tolerance"
-    blanked = _NUMBER.sub("#", _QUOTED.sub("'…'", first))
+    blanked = _blank(first)
     return blanked, first[:300]
 
 
