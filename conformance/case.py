@@ -6,6 +6,7 @@ out; a port's own clause tests may import them from here too (docs/adapters.md, 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,6 +61,25 @@ def make_inputs(
         attention_mask[-1, seq - max(1, seq // 3) :] = 0
         input_ids[attention_mask == 0] = config.get("pad_token_id") or 0
     return {"input_ids": input_ids, "token_type_ids": token_type_ids, "attention_mask": attention_mask}
+
+
+def run_in_pieces(forward: Callable[..., dict[str, Any]], batch: dict[str, np.ndarray], cuts: Sequence[int], *,
+                  mask: np.ndarray | None = None, **options: Any) -> list[dict[str, Any]]:
+    """The outputs of ``forward`` on positions [0, c1), [c1, c2), ... of ``batch``, each call handed the previous
+    one's ``cache`` (``use_cache=True``); ``mask`` [batch, seq], if given, is passed over past + current positions."""
+    steps: list[dict[str, Any]] = []
+    cache = None
+    bounds = [0, *cuts, batch["input_ids"].shape[1]]
+    for start, end in zip(bounds, bounds[1:]):
+        piece = {name: value[:, start:end] for name, value in batch.items() if name != "attention_mask"}
+        if mask is not None:
+            piece["attention_mask"] = mask[:, :end]
+        outputs = forward(piece, use_cache=True, **({"cache": cache} if cache is not None else {}), **options)
+        cache = outputs.get("cache")
+        if cache is None:  # raised, not asserted: the diagnosis calls this outside pytest too
+            raise AssertionError(f"call on positions [{start}, {end}) with use_cache=True returned no cache")
+        steps.append(outputs)
+    return steps
 
 
 @dataclass

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from bert_conformance.case import tiny_config
+from bert_conformance.case import run_in_pieces, tiny_config
 from bert_conformance.clauses.dtype_helpers import check_dtype, port_tolerance
 from bert_conformance.clauses.hypothesis_helpers import (
     any_masks,
@@ -95,22 +95,6 @@ def _slice(picked: dict[str, np.ndarray], columns: Any) -> dict[str, np.ndarray]
     return {name: np.asarray(value)[:, columns] for name, value in picked.items()}
 
 
-def _run_pieces(case: Any, batch: dict, cuts: list[int], *, mask: np.ndarray | None = None) -> list[dict]:
-    """Run [0, c1), [c1, c2), ... each with the previous call's cache; attention_mask covers past + current."""
-    steps, cache = [], None
-    bounds = [0, *cuts, batch["input_ids"].shape[1]]
-    for start, end in zip(bounds, bounds[1:]):
-        piece = {k: v[:, start:end] for k, v in batch.items() if k != "attention_mask"}
-        if mask is not None:
-            piece["attention_mask"] = mask[:, :end]
-        options = {"use_cache": True, **({"cache": cache} if cache is not None else {})}
-        outputs = case.run(piece, **options, output_hidden_states=True)
-        cache = outputs.get("cache")
-        assert cache is not None, f"call on positions [{start}, {end}) with use_cache=True returned no cache"
-        steps.append(outputs)
-    return steps
-
-
 def _concat(case: Any, clause: dict, steps: list[dict]) -> dict[str, np.ndarray]:
     pieces = [_outputs(case, clause, step) for step in steps]
     return {name: np.concatenate([p[name] for p in pieces], axis=1) for name in pieces[0]}
@@ -179,7 +163,7 @@ def test_cache_equivalence(clause, head, data, bert_impl, oracle, capabilities):
     seq = batch["input_ids"].shape[1]
     cuts = sorted(data.draw(st.sets(st.integers(1, seq - 1), min_size=1, max_size=3), label="cuts"))
     mask = batch["attention_mask"] if data.draw(st.booleans(), label="pass attention_mask") else None
-    pieces = _concat(case, clause, _run_pieces(case, batch, cuts, mask=mask))
+    pieces = _concat(case, clause, run_in_pieces(case.run, batch, cuts, mask=mask, output_hidden_states=True))
     full = _outputs(case, clause, case.run(batch, use_cache=False, output_hidden_states=True))
     rows = attended(None, batch["input_ids"].shape)
     _close(case, pieces, full, rows, port_tolerance(clause, case.dtype), f"pieces cut at {cuts} vs full forward")
@@ -195,9 +179,9 @@ def test_cache_position_offset(clause, head, data, bert_impl, oracle, capabiliti
     batch = _inputs(data, case)
     rows_n, seq = batch["input_ids"].shape
     past = _cut(data, seq)
-    implicit = _run_pieces(case, batch, [past])[1]
+    implicit = run_in_pieces(case.run, batch, [past], output_hidden_states=True)[1]
     positions = np.tile(np.arange(seq, dtype=np.int64), (rows_n, 1))  # sliced per piece: past.. in the second
-    explicit = _run_pieces(case, {**batch, "position_ids": positions}, [past])[1]
+    explicit = run_in_pieces(case.run, {**batch, "position_ids": positions}, [past], output_hidden_states=True)[1]
     rows = attended(None, (rows_n, seq - past))
     _close(case, _outputs(case, clause, implicit), _outputs(case, clause, explicit), rows,
            port_tolerance(clause, case.dtype), f"position_ids omitted vs arange({past}, {seq}) after {past} cached")
@@ -217,7 +201,7 @@ def test_cache_attention_mask(clause, head, data, bert_impl, oracle, capabilitie
     mask = data.draw(any_masks(rows_n, seq, capabilities.surface.get("padding")), label="attention_mask (zeros anywhere)")
     assume((mask[:, :past] == 0).any())
     batch = {**batch, "attention_mask": mask}
-    pieces = _concat(case, clause, _run_pieces(case, batch, [past], mask=mask))
+    pieces = _concat(case, clause, run_in_pieces(case.run, batch, [past], mask=mask, output_hidden_states=True))
     rows = attended(mask, (rows_n, seq))
     full = _outputs(case, clause, case.run(batch, use_cache=False))
     _close(case, pieces, full, rows, port_tolerance(clause, case.dtype), f"pieces cut at {past} vs full forward")

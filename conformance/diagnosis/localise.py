@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 from bert_conformance.adapter import Port
+from bert_conformance.case import run_in_pieces
 from bert_conformance.diagnosis.probes import BATTERY, Probe
 from bert_conformance.diagnosis.standard import Similarity, Standard, tolerance
 from bert_conformance.tolerance import Tolerance
@@ -66,20 +67,9 @@ def call(port: Port, probe: Probe, dtype: str) -> dict[str, Any]:
 
 
 def cached_pieces(model: Any, inputs: Mapping[str, np.ndarray], probe: Probe) -> dict[str, Any]:
-    """``last_hidden_state`` of the sequence run in pieces cut at ``probe.cuts``, each call given the previous
-    one's ``cache`` (and an attention_mask over past + current positions), the pieces side by side."""
-    bounds = [0, *probe.cuts, inputs["input_ids"].shape[1]]
-    pieces, cache = [], None
-    for start, end in zip(bounds, bounds[1:]):
-        piece = {name: value[:, start:end] for name, value in inputs.items() if name != "attention_mask"}
-        if "attention_mask" in inputs:
-            piece["attention_mask"] = inputs["attention_mask"][:, :end]
-        outputs = model.forward(piece, use_cache=True, **({"cache": cache} if cache is not None else {}))
-        cache = outputs.get("cache")
-        if cache is None:
-            raise AssertionError(f"a call with use_cache=True on positions [{start}, {end}) returned no cache")
-        pieces.append(np.asarray(outputs["last_hidden_state"]))
-    return {"last_hidden_state": np.concatenate(pieces, axis=1)}
+    """``last_hidden_state`` of the sequence run in cached pieces cut at ``probe.cuts``, side by side."""
+    steps = run_in_pieces(model.forward, dict(inputs), probe.cuts, mask=inputs.get("attention_mask"))
+    return {"last_hidden_state": np.concatenate([np.asarray(s["last_hidden_state"]) for s in steps], axis=1)}
 
 
 CONTRACT_KINDS = ("inputs_unchanged", "plain_arrays")
