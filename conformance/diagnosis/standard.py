@@ -43,13 +43,6 @@ class Standard:
     dtype: str
     similarity: Similarity | None = None
 
-    @property
-    def label(self) -> str:
-        """How an error ratio reads: "x the float32 tolerance", "x the int8 tier's token cosine criteria"."""
-        if self.similarity is not None:
-            return f"the {self.similarity.tier} tier's token cosine criteria"
-        return f"the {self.dtype} tolerance"
-
 
 def port_standard(port: Port) -> Standard:
     """The port's dtype (:func:`port_dtype`), with its tier's criteria if its declared tier is not elementwise."""
