@@ -26,7 +26,9 @@ belongs to a *family*: its id without head names, cut to area and section (``tok
 over the run's clauses: the family that the failing clauses share and the passing ones avoid. Each failing
 clause is assigned its most suspicious family. A numeric finding's component is the probe diagnosis's
 (docs/diagnosis.md) when it localised one, else the family most of its clauses were assigned; another
-finding takes the probes' component when they saw the same failure (:func:`_use_diagnosis`).
+finding takes the probes' component when they saw the same failure (:func:`_use_diagnosis`), or the
+component another finding is localised to when its every message names that component's parameters or
+outputs (:data:`NAMED_BY`). Findings at one component are one finding.
 """
 
 from __future__ import annotations
@@ -95,6 +97,7 @@ def group(results: Mapping[str, Mapping[str, Any]], *, diagnosis: Mapping[str, A
         if diagnosis and diagnosis.get("finding"):
             finding.cause += f"; diagnosis: {diagnosis['finding']}"
             finding.component = diagnosis.get("component") or finding.component
+    _join_symptoms_naming_a_component([f for k, f in by_key.items() if k != "numeric"], by_key.values())
     return sorted(_merged_by_component(by_key.values()), key=lambda f: -len(f.tests))
 
 
@@ -122,6 +125,22 @@ def _areas_by_cause(results: Mapping[str, Mapping[str, Any]]) -> dict[str, tuple
 
 def _area(test_id: str, result: Mapping[str, Any]) -> str:
     return str(result.get("clause") or test_id).split(".", 1)[0]
+
+
+def _join_symptoms_naming_a_component(symptoms: list[Finding], found: Iterable[Finding]) -> None:
+    """A non-numeric finding whose every message names the parameters or outputs of the component another
+    finding is localised to (by the probes or the clauses) is a symptom of that cause, not a second one:
+    "gradients() has no 'bert.embeddings.LayerNorm.bias'" beside a deviation localised to
+    ``embeddings.layer_norm``, ``cross_attentions`` of the wrong shape beside one localised to
+    ``attention.cross``. It takes that component, so :func:`_merged_by_component` makes them one finding."""
+    localised = {f.component for f in found if f.component in NAMED_BY}
+    for finding in symptoms:
+        messages = [_KEY_LISTS.sub("", d) for d in finding.details if not d.startswith("diagnosis:")]
+        if finding.component in localised or not messages:
+            continue
+        named = [c for c in sorted(localised) if all(NAMED_BY[c].search(m) for m in messages)]
+        if len(named) == 1:
+            finding.component = named[0]
 
 
 def _merged_by_component(found: Iterable[Finding]) -> list[Finding]:
@@ -174,6 +193,21 @@ FAMILY_COMPONENTS = {
     "properties.weight_tying": "heads.mlm.decoder",
     "core.inputs_unchanged": "contract.inputs",
 }
+
+
+# How a failure message names a component's parameters (HF state-dict keys) or outputs: a non-numeric
+# failure that names the component another finding is localised to is that finding's symptom
+# (:func:`_join_symptoms_naming_a_component`).
+NAMED_BY = {component: re.compile(pattern) for component, pattern in {
+    "embeddings.layer_norm": r"embeddings\.LayerNorm",
+    "embeddings.position": r"position_(ids|embeddings)",
+    "embeddings.token_type": r"token_type_embeddings",
+    "attention.cross": r"cross[_ ]?attention",
+    "outputs.hidden_states": r"hidden[_ ]states",
+    "outputs.attentions": r"(?<![a-z_])attentions",
+    "pooler": r"\bpooler",
+}.items()}
+_KEY_LISTS = re.compile(r"\((keys|got|returned)[^()]*\)")  # "(keys: [...])" lists every output, named or not
 
 
 # Optional output groups a golden or numerics clause compares on their own (spec/golden.yaml ``outputs:``,

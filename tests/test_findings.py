@@ -112,6 +112,25 @@ def test_the_tier_finding_takes_the_probes_component():
     assert alone.component == "tiers.int8"
 
 
+def test_a_failure_naming_the_localised_component_is_its_symptom():
+    """Skipping the embeddings' LayerNorm also leaves gradients() without its keys: a message that names the
+    parameters of the component the deviation is localised to joins that finding; one naming another
+    component, or not every message naming it, stays apart."""
+    numeric = _numeric("model.small: last_hidden_state", 3e-4, 4096, "pytest small")
+    missing = _raised("AssertionError: gradients() has no 'bert.embeddings.LayerNorm.bias' (keys: "
+                      "['bert.embeddings.position_embeddings.weight', 'bert.pooler.dense.weight'])")
+    results = {"golden.model.small-float32": numeric, "golden.sequence_classification.labels-float64": missing}
+    (finding,) = group(results, diagnosis=_diagnosis("embeddings.layer_norm"))
+    assert finding.component == "embeddings.layer_norm" and finding.tests == sorted(results)
+    assert any("gradients() has no" in detail for detail in finding.details)
+    # the key list names every parameter: the position embeddings in it are not what the message is about
+    assert len(group(results, diagnosis=_diagnosis("embeddings.position"))) == 2
+    unrelated = {**results, "heads.common.max_positions": _raised("TypeError: forward() got an unexpected keyword")}
+    assert len(group(unrelated, diagnosis=_diagnosis("embeddings.layer_norm"))) == 2
+    assert len(group({**results, "golden.sequence_classification.other-float64": _raised("ValueError: no")},
+                     diagnosis=_diagnosis("embeddings.layer_norm"))) == 2  # one message does not name it
+
+
 def test_an_output_group_clause_belongs_to_that_output():
     assert family("golden.model.small.hidden_states-float64") == "outputs.hidden_states"
     assert family("numerics.float64.hidden_states") == "outputs.hidden_states"

@@ -176,11 +176,14 @@ def entries(area: str, *ports: type[KnownBadPort]) -> list[dict[str, Any]]:
     ]
 
 
-def past_length(options: dict[str, Any]) -> int:
-    """How many positions the ``cache`` a forward call was handed holds (0 without one): a port that sets
-    position_ids itself starts after them, as HF slices its position_ids buffer."""
+def positions_from(start: int, inputs: dict[str, Any], options: dict[str, Any]) -> np.ndarray:
+    """Default position ids that start at ``start`` after the cached positions (as HF slices its position_ids
+    buffer after the ``cache``'s length), one row per sequence of the inputs (multiple choice: per choice)."""
     cache = options.get("cache")
-    return int(cache.get_seq_length()) if cache is not None else 0
+    start += int(cache.get_seq_length()) if cache is not None else 0
+    ids = inputs.get("input_ids")
+    shape = np.shape(ids) if ids is not None else np.shape(inputs["inputs_embeds"])[:-1]
+    return np.broadcast_to(np.arange(start, start + shape[-1], dtype=np.int64), shape).copy()
 
 
 def with_loss(outputs: dict[str, Any], loss: float, like: np.ndarray) -> dict[str, Any]:

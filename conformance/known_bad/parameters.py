@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 import bert_reference
-from bert_conformance.known_bad._base import KnownBadPort, Model, entries, past_length, register, resolver
+from bert_conformance.known_bad._base import KnownBadPort, Model, entries, positions_from, register, resolver
 
 TIES = {"cls.predictions.decoder.weight": "bert.embeddings.word_embeddings.weight",
         "cls.predictions.decoder.bias": "cls.predictions.bias"}  # target -> source (parameters.yaml tied)
@@ -120,10 +120,8 @@ class PositionsFromOne(KnownBadPort):
 
     def forward(self, model: Model, inputs: dict, options: dict) -> dict[str, Any]:
         if "position_ids" not in inputs:
-            rows, seq = inputs["input_ids"].shape[:2]
             limit = model.config["max_position_embeddings"]
-            start = 1 + past_length(options)  # the buffer sliced after the cached positions, as HF slices it
-            inputs["position_ids"] = np.minimum(np.arange(start, start + seq), limit - 1)[None].repeat(rows, 0)
+            inputs["position_ids"] = np.minimum(positions_from(1, inputs, options), limit - 1)
         return model.inner.forward(inputs, **options)
 
 

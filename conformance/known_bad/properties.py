@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from bert_conformance.known_bad._base import KnownBadPort, Model, entries, past_length, register, resolver
+from bert_conformance.known_bad._base import KnownBadPort, Model, entries, positions_from, register, resolver
 
 MLM_HEADS = ("BertForPreTraining", "BertLMHeadModel", "BertForMaskedLM")
 
@@ -74,9 +74,7 @@ class PositionsFromOne(KnownBadPort):
 
     def forward(self, model: Model, inputs: dict, options: dict) -> dict[str, Any]:
         if "position_ids" not in inputs:
-            rows, seq = np.shape(inputs["input_ids"])[:2]
-            start = 1 + past_length(options)  # after the cached positions
-            inputs["position_ids"] = np.tile(np.arange(start, start + seq, dtype=np.int64), (rows, 1))
+            inputs["position_ids"] = positions_from(1, inputs, options)
         return model.inner.forward(inputs, **options)
 
 
