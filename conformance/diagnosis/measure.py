@@ -11,7 +11,7 @@ the wall time per diagnosis. ``--findings DIR`` instead reads the report finding
 kept for each corpus port (each run on the clauses it names, with the automatic diagnosis) and prints, per
 corpus area, how many read as one finding and how many name the labelled component. ``--run-modules DIR``
 first runs each corpus port on the whole clause modules its clauses are in (as a port author's CI would,
-automatic diagnosis on; about 15 minutes), keeping each ``--bert-report`` as ``DIR/<id>.json``, then
+automatic diagnosis on; about 30 minutes on one core), keeping each ``--bert-report`` as ``DIR/<id>.json``, then
 measures them. docs/diagnosis.md quotes all three.
 """
 
