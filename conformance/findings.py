@@ -97,7 +97,7 @@ def group(results: Mapping[str, Mapping[str, Any]], *, diagnosis: Mapping[str, A
         if diagnosis and diagnosis.get("finding"):
             finding.cause += f"; diagnosis: {diagnosis['finding']}"
             finding.component = diagnosis.get("component") or finding.component
-    _join_symptoms_naming_a_component([f for k, f in by_key.items() if k != "numeric"], by_key.values())
+    _join_symptoms_naming_a_component(by_key)
     return sorted(_merged_by_component(by_key.values()), key=lambda f: -len(f.tests))
 
 
@@ -127,15 +127,17 @@ def _area(test_id: str, result: Mapping[str, Any]) -> str:
     return str(result.get("clause") or test_id).split(".", 1)[0]
 
 
-def _join_symptoms_naming_a_component(symptoms: list[Finding], found: Iterable[Finding]) -> None:
+def _join_symptoms_naming_a_component(by_key: Mapping[str, Finding]) -> None:
     """A non-numeric finding whose every message names the parameters or outputs of the component another
     finding is localised to (by the probes or the clauses) is a symptom of that cause, not a second one:
     "gradients() has no 'bert.embeddings.LayerNorm.bias'" beside a deviation localised to
     ``embeddings.layer_norm``, ``cross_attentions`` of the wrong shape beside one localised to
     ``attention.cross``. It takes that component, so :func:`_merged_by_component` makes them one finding."""
-    localised = {f.component for f in found if f.component in NAMED_BY}
-    for finding in symptoms:
-        messages = [_KEY_LISTS.sub("", d) for d in finding.details if not d.startswith("diagnosis:")]
+    localised = {f.component for f in by_key.values() if f.component in NAMED_BY}
+    for key, finding in by_key.items():
+        if key == "numeric":
+            continue
+        messages = [_LISTS.sub("", d) for d in finding.details if not d.startswith("diagnosis:")]
         if finding.component in localised or not messages:
             continue
         named = [c for c in sorted(localised) if all(NAMED_BY[c].search(m) for m in messages)]
@@ -207,7 +209,8 @@ NAMED_BY = {component: re.compile(pattern) for component, pattern in {
     "outputs.attentions": r"(?<![a-z_])attentions",
     "pooler": r"\bpooler",
 }.items()}
-_KEY_LISTS = re.compile(r"\((keys|got|returned)[^()]*\)")  # "(keys: [...])" lists every output, named or not
+# a list in a message ("keys: [...]", perhaps cut short) names what is there, not what failed
+_LISTS = re.compile(r"\[[^\[\]]*(\]|$)")
 
 
 # Optional output groups a golden or numerics clause compares on their own (spec/golden.yaml ``outputs:``,

@@ -125,6 +125,9 @@ def test_a_failure_naming_the_localised_component_is_its_symptom():
     assert any("gradients() has no" in detail for detail in finding.details)
     # the key list names every parameter: the position embeddings in it are not what the message is about
     assert len(group(results, diagnosis=_diagnosis("embeddings.position"))) == 2
+    cut_short = {**results, "golden.sequence_classification.labels-float64": _raised(
+        "AssertionError: gradients() has no 'bert.pooler.dense.bias' (keys: ['bert.embeddings.position_embeddings")}
+    assert len(group(cut_short, diagnosis=_diagnosis("embeddings.position"))) == 2
     unrelated = {**results, "heads.common.max_positions": _raised("TypeError: forward() got an unexpected keyword")}
     assert len(group(unrelated, diagnosis=_diagnosis("embeddings.layer_norm"))) == 2
     assert len(group({**results, "golden.sequence_classification.other-float64": _raised("ValueError: no")},
